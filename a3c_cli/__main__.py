@@ -1,0 +1,3 @@
+from a3c_cli.cli import main
+
+main()

@@ -1,0 +1,72 @@
+"""Checkpoints: plain dicts of tensors and builtins, written atomically, loaded with weights_only.
+
+A checkpoint holds the model and optimizer state, the run's counters, the resolved config (which
+names the game and its action set) and the evaluation that scored these weights.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+
+import torch
+
+from a3c_cli.errors import UsageError
+
+FORMAT = "a3c-checkpoint"
+VERSION = 1
+
+
+def make_checkpoint(model, optimizer, counters: dict, cfg: dict, evaluation: dict | None, best_return: float | None) -> dict:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "game": cfg["game"]["name"],
+        "actions": cfg["game"]["actions"],
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "counters": dict(counters),
+        "evaluation": evaluation,
+        "best_return": best_return,
+        "config": cfg,
+    }
+
+
+def save_checkpoint(checkpoint: dict, path: str | Path) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`: a reader
+    sees the old checkpoint or the new one, never half of one, whenever the writer dies."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(checkpoint, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load safely (no code runs from the file); raise UsageError for anything but our format."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"checkpoint {path} does not exist: train first, or give the path of a .pt file")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"checkpoint {path} is damaged or not an a3c checkpoint ({first})") from exc
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise UsageError(f"checkpoint {path} is not an a3c checkpoint")
+    return checkpoint

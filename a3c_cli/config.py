@@ -1,0 +1,183 @@
+"""Config schemas, registered in Hydra's ConfigStore, and the checks types cannot express.
+
+Hydra validates types and unknown keys against these dataclasses while it composes the config;
+`validate` then checks values (ranges, button names) on the resolved plain dict, so every mistake
+is reported before any process starts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+from a3c_cli.errors import UsageError
+
+import a3c_cli.conf
+
+CONFIG_DIR = str(Path(a3c_cli.conf.__file__).parent)
+
+
+def available_cpus() -> int:
+    """Cores this process may run on (respects taskset and cgroup cpusets where the OS says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+# `workers: ${cpu_count:}` in conf/config.yaml: one worker per core by default.
+if not OmegaConf.has_resolver("cpu_count"):
+    OmegaConf.register_new_resolver("cpu_count", available_cpus)
+
+
+@dataclass
+class GameConfig:
+    name: str = MISSING  # the config's name: names run directories and checkpoints/<name>/
+    backend: str = "retro"  # retro: a stable-retro game; memory: the built-in memory task
+    actions: List[List[str]] = field(default_factory=list)  # the discrete action set: button combos
+    frame_skip: int = 4  # emulator frames per agent step (rewards are summed over them)
+    sticky_prob: float = 0.0  # chance, per emulator frame, of repeating the previous action
+    max_episode_steps: int = 4500  # agent steps before an episode is cut (truncated)
+    reward_scale: float = 1.0  # rewards are multiplied by this for learning (logs keep the game score)
+    reward_clip: Optional[float] = None  # then clipped to [-reward_clip, reward_clip]; null: no clip
+
+
+@dataclass
+class RetroGameConfig(GameConfig):
+    id: str = MISSING  # stable-retro's game id, e.g. Airstriker-Genesis-v0
+    state: Optional[str] = None  # a save state of that game; null: the game's default state
+    crop: List[int] = field(default_factory=lambda: [0, 0, 0, 0])  # pixels cut: top, bottom, left, right
+
+
+@dataclass
+class MemoryGameConfig(GameConfig):
+    backend: str = "memory"
+    delay: int = 5  # blank steps between the cue and the step where the choice pays
+
+
+@dataclass
+class OptimConfig:
+    name: str = MISSING  # adam | rmsprop
+    lr: float = 1e-4
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    shared: bool = True  # statistics in shared memory (the A3C paper); false: one set per worker
+
+
+@dataclass
+class AdamConfig(OptimConfig):
+    name: str = "adam"
+    beta1: float = 0.9
+    beta2: float = 0.999
+    amsgrad: bool = False
+
+
+@dataclass
+class RMSpropConfig(OptimConfig):
+    name: str = "rmsprop"
+    lr: float = 7e-4
+    eps: float = 1e-5
+    alpha: float = 0.99  # decay of the squared-gradient average
+    momentum: float = 0.0
+    centered: bool = False
+
+
+@dataclass
+class ModelConfig:
+    frame_size: int = 42  # observations: one grayscale frame_size x frame_size image
+    channels: int = 32  # filters in each of the 4 conv layers (3x3, stride 2)
+    lstm_size: int = 256  # LSTMCell hidden size (and feed-forward width when recurrent=false)
+    recurrent: bool = True  # false: a feed-forward layer replaces the LSTM (an ablation)
+
+
+@dataclass
+class TrainConfig:
+    game: Any = MISSING
+    optim: Any = MISSING
+    model: ModelConfig = MISSING
+    workers: int = MISSING  # Hogwild worker processes, one emulator each
+    seed: int = 0
+    max_frames: int = 500_000  # stop after this many emulator frames (all workers together)
+    max_minutes: Optional[float] = None  # ... or after this much wall time; null: no time limit
+    rollout_steps: int = 20  # agent steps per update (n-step return)
+    gamma: float = 0.99
+    gae_lambda: float = 1.0  # 1.0: plain n-step advantages as in the A3C paper
+    entropy_coef: float = 0.01
+    value_coef: float = 0.5
+    max_grad_norm: float = 40.0
+    eval_interval: int = 100_000  # emulator frames between greedy evaluations
+    eval_episodes: int = 3  # greedy episodes per evaluation
+    log_interval: float = 10.0  # seconds between training lines in metrics.jsonl and the log
+    progress: bool = True  # the live display (off: log lines only)
+    checkpoints_dir: str = "checkpoints"  # where each game's best model is published
+
+
+def register_schemas() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    cs.store(group="schema/game", name="retro", node=RetroGameConfig)
+    cs.store(group="schema/game", name="memory", node=MemoryGameConfig)
+    cs.store(group="schema/optim", name="adam", node=AdamConfig)
+    cs.store(group="schema/optim", name="rmsprop", node=RMSpropConfig)
+    cs.store(group="schema", name="model", node=ModelConfig)
+
+
+register_schemas()
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise UsageError(message)
+
+
+def validate(cfg: dict) -> None:
+    """Check values of a resolved config; raise UsageError naming the key and the fix."""
+    _require(cfg["workers"] >= 1, f"workers={cfg['workers']}: need at least 1 worker (e.g. workers=2)")
+    _require(cfg["max_frames"] >= 1, f"max_frames={cfg['max_frames']}: must be a positive frame count")
+    minutes = cfg["max_minutes"]
+    _require(minutes is None or minutes > 0, f"max_minutes={minutes}: must be > 0, or null for no limit")
+    _require(cfg["rollout_steps"] >= 1, f"rollout_steps={cfg['rollout_steps']}: must be >= 1")
+    _require(0 < cfg["gamma"] <= 1, f"gamma={cfg['gamma']}: must be in (0, 1]")
+    _require(0 <= cfg["gae_lambda"] <= 1, f"gae_lambda={cfg['gae_lambda']}: must be in [0, 1]")
+    for key in ("entropy_coef", "value_coef"):
+        _require(cfg[key] >= 0, f"{key}={cfg[key]}: must be >= 0")
+    _require(cfg["max_grad_norm"] > 0, f"max_grad_norm={cfg['max_grad_norm']}: must be > 0")
+    _require(cfg["eval_interval"] >= 1, f"eval_interval={cfg['eval_interval']}: must be >= 1 frame")
+    _require(cfg["eval_episodes"] >= 1, f"eval_episodes={cfg['eval_episodes']}: must be >= 1")
+    _require(cfg["log_interval"] > 0, f"log_interval={cfg['log_interval']}: must be > 0 seconds")
+
+    optim = cfg["optim"]
+    _require(optim["lr"] > 0, f"optim.lr={optim['lr']}: the learning rate must be > 0 (e.g. optim.lr=1e-4)")
+    _require(optim["eps"] > 0, f"optim.eps={optim['eps']}: must be > 0")
+    _require(optim["weight_decay"] >= 0, f"optim.weight_decay={optim['weight_decay']}: must be >= 0")
+    if optim["name"] == "adam":
+        for key in ("beta1", "beta2"):
+            _require(0 <= optim[key] < 1, f"optim.{key}={optim[key]}: must be in [0, 1)")
+    else:
+        _require(0 <= optim["alpha"] < 1, f"optim.alpha={optim['alpha']}: must be in [0, 1)")
+        _require(optim["momentum"] >= 0, f"optim.momentum={optim['momentum']}: must be >= 0")
+
+    model = cfg["model"]
+    _require(model["frame_size"] >= 16, f"model.frame_size={model['frame_size']}: must be >= 16 pixels")
+    _require(model["channels"] >= 1, f"model.channels={model['channels']}: must be >= 1")
+    _require(model["lstm_size"] >= 1, f"model.lstm_size={model['lstm_size']}: must be >= 1")
+
+    game = cfg["game"]
+    _require(game["backend"] in ("retro", "memory"), f"game.backend={game['backend']}: must be retro or memory")
+    _require(len(game["actions"]) >= 2, f"game.actions: {game['name']} needs at least 2 actions")
+    _require(game["frame_skip"] >= 1, f"game.frame_skip={game['frame_skip']}: must be >= 1")
+    _require(0 <= game["sticky_prob"] < 1, f"game.sticky_prob={game['sticky_prob']}: must be in [0, 1)")
+    _require(game["max_episode_steps"] >= 1, f"game.max_episode_steps={game['max_episode_steps']}: must be >= 1")
+    _require(game["reward_scale"] > 0, f"game.reward_scale={game['reward_scale']}: must be > 0")
+    clip = game["reward_clip"]
+    _require(clip is None or clip > 0, f"game.reward_clip={clip}: must be > 0, or null for no clipping")
+    if game["backend"] == "retro":
+        crop = game["crop"]
+        _require(len(crop) == 4 and min(crop) >= 0, f"game.crop={crop}: need 4 pixel counts >= 0: top, bottom, left, right")
+    else:
+        _require(game["delay"] >= 0, f"game.delay={game['delay']}: must be >= 0")

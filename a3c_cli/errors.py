@@ -1,0 +1,15 @@
+"""The one exception type the CLI turns into a single line on stderr and exit code 2."""
+
+
+class UsageError(Exception):
+    """Bad input from the user (an override, a path, a game name): the message names the problem
+    and the fix, in one line."""
+
+    exit_code = 2
+
+
+class RunFailed(Exception):
+    """A run that started and could not go on (a worker died): one line, exit code 1; the full
+    traceback is in the run's log."""
+
+    exit_code = 1

@@ -1,0 +1,82 @@
+"""The evaluator process: on each request, snapshot the shared weights, play greedy episodes with
+them, report the returns, and save those weights as latest.pt (and best.pt when they beat the
+run's best). The best of each game is also published to <checkpoints_dir>/<game>/best.pt.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import traceback
+from pathlib import Path
+
+import torch
+from torch.distributions import Categorical
+
+from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from a3c_cli.counters import Counters
+from a3c_cli.errors import UsageError
+from a3c_cli.games.make import make_env
+from a3c_cli.metrics import is_better, summarize
+from a3c_cli.model import ActorCritic, build_model
+
+log = logging.getLogger("a3c")
+
+
+@torch.no_grad()
+def play_episode(env, model: ActorCritic, greedy: bool = True, seed: int | None = None) -> dict:
+    """One whole episode; returns the game's own score and the length in agent steps."""
+    obs, _ = env.reset(seed=seed)
+    state = model.initial_state()
+    start = torch.ones(1)
+    while True:
+        logits, _, state = model(torch.from_numpy(obs).unsqueeze(0), state, start)
+        start = torch.zeros(1)
+        action = logits[0].argmax() if greedy else Categorical(logits=logits[0]).sample()
+        obs, _, terminated, truncated, info = env.step(action.item())
+        if terminated or truncated:
+            return {"return": float(info["episode"]["r"]), "length": int(info["episode"]["l"])}
+
+
+def publish_best(checkpoint: dict, path: Path) -> bool:
+    """Copy a run's best model to the game's shared place unless a better one is already there."""
+    try:
+        published = load_checkpoint(path).get("best_return") if path.exists() else None
+    except UsageError:
+        published = None  # a damaged file is no model to keep
+    if published is not None and published > checkpoint["best_return"]:
+        return False
+    save_checkpoint(checkpoint, path)
+    return True
+
+
+def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, requests, events, run_dir: str) -> None:
+    torch.set_num_threads(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the trainer decides when we stop
+    try:
+        checkpoints = Path(run_dir) / "checkpoints"
+        published = Path(cfg["checkpoints_dir"]) / cfg["game"]["name"] / "best.pt"
+        env = make_env(cfg["game"], cfg["model"]["frame_size"])
+        model = build_model(cfg)
+        env.reset(seed=cfg["seed"] + 10_000)  # seeds the evaluator's episodes apart from the workers'
+        best = None
+        while (request := requests.get()) is not None:  # blocks until the trainer asks
+            model.load_state_dict(shared_model.state_dict())
+            at = counters.snapshot()
+            episodes = [play_episode(env, model) for _ in range(cfg["eval_episodes"])]
+            returns = [e["return"] for e in episodes]
+            evaluation = {"frames": at["frames"], "updates": at["updates"], "final": request["final"],
+                          "eval_returns": returns, "eval_lengths": [e["length"] for e in episodes],
+                          "eval_return": summarize(returns)}
+            improved = is_better(evaluation["eval_return"]["mean"], best)
+            if improved:
+                best = evaluation["eval_return"]["mean"]
+            checkpoint = make_checkpoint(model, optimizer, at, cfg, evaluation, best)
+            save_checkpoint(checkpoint, checkpoints / "latest.pt")
+            if improved:
+                save_checkpoint(checkpoint, checkpoints / "best.pt")
+                evaluation["published"] = publish_best(checkpoint, published)
+            events.put({"kind": "eval", "improved": improved, "best": best, **evaluation})
+    except Exception:
+        events.put({"kind": "error", "who": "evaluator", "traceback": traceback.format_exc()})
+        raise

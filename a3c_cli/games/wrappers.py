@@ -1,0 +1,78 @@
+"""Gymnasium wrappers between an emulator and the agent: action set, frame skip, preprocessing."""
+
+from __future__ import annotations
+
+import cv2
+import gymnasium as gym
+import numpy as np
+
+from a3c_cli.errors import UsageError
+
+
+class ButtonCombos(gym.ActionWrapper):
+    """Discrete action i presses the i-th button combination of the game config (retro-baselines'
+    way of making a 12-button pad learnable)."""
+
+    def __init__(self, env: gym.Env, combos: list[list[str]], buttons: list[str | None]):
+        super().__init__(env)
+        self._pads = [np.array([b is not None and b in combo for b in buttons], dtype=np.int8) for combo in combos]
+        self.action_space = gym.spaces.Discrete(len(combos))
+
+    def action(self, action):
+        return self._pads[int(action)]
+
+
+class StickyFrameSkip(gym.Wrapper):
+    """Repeats each action for `skip` emulator frames and sums their rewards. With `sticky_prob`,
+    every frame keeps the previous frame's action with that probability (Machado et al. 2018,
+    ALE v5), so a deterministic emulator still plays out differently each episode."""
+
+    def __init__(self, env: gym.Env, skip: int, sticky_prob: float):
+        super().__init__(env)
+        self.skip, self.sticky_prob = skip, sticky_prob
+        self._rng = np.random.default_rng()
+        self._previous = None
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        self._previous = None
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action):
+        total = 0.0
+        for _ in range(self.skip):
+            if self._previous is None or self.sticky_prob == 0 or self._rng.random() >= self.sticky_prob:
+                self._previous = action
+            obs, reward, terminated, truncated, info = self.env.step(self._previous)
+            total += reward
+            if terminated or truncated:
+                break
+        return obs, total, terminated, truncated, info
+
+
+class GrayCropResize(gym.ObservationWrapper):
+    """RGB frame -> cropped, grayscale, size x size uint8 image with a channel axis: (1, size, size).
+    OpenCV does it in one pass per frame inside the worker's process."""
+
+    def __init__(self, env: gym.Env, size: int, crop: list[int]):
+        super().__init__(env)
+        height, width = env.observation_space.shape[:2]
+        top, bottom, left, right = crop
+        if top + bottom >= height or left + right >= width:
+            raise UsageError(f"game.crop={crop} leaves nothing of the {height}x{width} frame: crop less")
+        self._rows = slice(top, height - bottom)
+        self._cols = slice(left, width - right)
+        self._size = size
+        self.observation_space = gym.spaces.Box(0, 255, (1, size, size), dtype=np.uint8)
+
+    def observation(self, frame):
+        gray = cv2.cvtColor(frame[self._rows, self._cols], cv2.COLOR_RGB2GRAY)
+        return cv2.resize(gray, (self._size, self._size), interpolation=cv2.INTER_AREA)[None]
+
+
+def scale_and_clip(scale: float, clip: float | None):
+    """The learning signal: reward * scale, then clipped to [-clip, clip] when clip is set."""
+    if clip is None:
+        return lambda r: r * scale
+    return lambda r: float(np.clip(r * scale, -clip, clip))

@@ -1,0 +1,64 @@
+"""The run's records: metrics.jsonl (one JSON object per line), TensorBoard events, the text log.
+
+Only the trainer's main process writes here; workers and the evaluator send it events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+
+log = logging.getLogger("a3c")
+
+
+def summarize(values: list[float]) -> dict:
+    if not values:
+        return {"mean": None, "min": None, "max": None}
+    return {"mean": sum(values) / len(values), "min": min(values), "max": max(values)}
+
+
+class RunRecords:
+    def __init__(self, run_dir: Path):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.path = run_dir / "metrics.jsonl"
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def _write(self, record: dict) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+
+    def train(self, time: float, counters: dict, fps: float, returns: list[float], lengths: list[int]) -> dict:
+        record = {"kind": "train", "time": round(time, 2), **counters, "fps": round(fps, 1),
+                  "episode_returns": returns, "episode_lengths": lengths, "episode_return": summarize(returns)}
+        self._write(record)
+        step = counters["frames"]
+        self._tensorboard.add_scalar("train/fps", fps, step)
+        mean = record["episode_return"]["mean"]
+        if mean is not None:
+            self._tensorboard.add_scalar("train/episode_return", mean, step)
+        shown = "-" if mean is None else f"{mean:.2f} over {len(returns)} episodes"
+        log.info("frames %s | updates %s | %.0f frames/s | training return %s", f"{step:,}", f"{counters['updates']:,}", fps, shown)
+        return record
+
+    def evaluation(self, time: float, evaluation: dict) -> dict:
+        record = {"kind": "eval", "time": round(time, 2), **evaluation}
+        self._write(record)
+        stats = evaluation["eval_return"]
+        for name in ("mean", "min", "max"):
+            self._tensorboard.add_scalar(f"eval/return_{name}", stats[name], evaluation["frames"])
+        self._tensorboard.flush()
+        log.info("evaluation at %s frames: return %.2f (min %.2f, max %.2f) over %d greedy episodes",
+                 f"{evaluation['frames']:,}", stats["mean"], stats["min"], stats["max"], len(evaluation["eval_returns"]))
+        return record
+
+    def close(self) -> None:
+        self._file.close()
+        self._tensorboard.close()
+
+
+def is_better(score: float, best: float | None) -> bool:
+    return math.isfinite(score) and (best is None or score > best)

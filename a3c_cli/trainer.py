@@ -1,0 +1,248 @@
+"""`a3c train`: build the shared model and optimizer, start the workers and the evaluator, watch
+them, write the run's records, and stop cleanly (limit reached, Ctrl-C or a failure).
+
+The main process holds no emulator (stable-retro allows one per process): it keeps the shared
+weights and counters, and reads events (finished episodes, evaluations, errors) from one queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+import torch
+import torch.multiprocessing as mp
+
+from a3c_cli.a3c import run_worker
+from a3c_cli.checkpoint import make_checkpoint, save_checkpoint
+from a3c_cli.config import available_cpus
+from a3c_cli.counters import Counters
+from a3c_cli.errors import RunFailed, UsageError
+from a3c_cli.evaluator import run_evaluator
+from a3c_cli.games.make import check_game
+from a3c_cli.metrics import RunRecords
+from a3c_cli.model import build_model
+from a3c_cli.optim import build_optimizer
+from a3c_cli.progress import Display, Snapshot
+
+log = logging.getLogger("a3c")
+
+JOIN_SECONDS = 10.0  # a worker finishes its rollout and update well within this
+
+
+def train(cfg: dict, run_dir: str) -> float:
+    """Run one training job; return the best greedy evaluation return (what sweepers maximise)."""
+    run_dir = Path(run_dir)
+    cfg = {**cfg, "checkpoints_dir": str(Path(cfg["checkpoints_dir"]).resolve())}
+    check_game(cfg["game"])
+    for folder in (run_dir / "checkpoints", Path(cfg["checkpoints_dir"]) / cfg["game"]["name"]):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {folder} ({exc.strerror}): choose a writable place") from exc
+    cpus = available_cpus()
+    if cfg["workers"] > cpus:
+        log.warning("workers=%d is more than the %d cores here: workers will share cores and each runs slower", cfg["workers"], cpus)
+
+    torch.manual_seed(cfg["seed"])
+    shared_model = build_model(cfg).share_memory()
+    optimizer = build_optimizer(cfg["optim"], shared_model.parameters()) if cfg["optim"]["shared"] else None
+    return Training(cfg, run_dir, shared_model, optimizer).run()
+
+
+class Training:
+    def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer):
+        self.cfg, self.run_dir = cfg, run_dir
+        self.shared_model, self.optimizer = shared_model, optimizer
+        self.ctx = mp.get_context("spawn")  # fresh interpreters: no inherited threads or emulators
+        self.counters = Counters(self.ctx)
+        self.events = self.ctx.Queue()
+        self.eval_requests = self.ctx.Queue()
+        self.stop = self.ctx.Event()
+        self.workers: list = []
+        self.evaluator = None
+        self.records = RunRecords(run_dir)
+        self.returns: list[float] = []  # training episodes since the last training line
+        self.lengths: list[int] = []
+        self.recent = deque(maxlen=20)  # for the display
+        self.last_eval: dict | None = None
+        self.best: float | None = None
+        self.eval_pending = False
+        self.failure: str | None = None
+        self.started = time.monotonic()
+        self.line_time, self.line_frames = 0.0, 0  # when the last training line was written
+        self.view = Snapshot(title=f"a3c train {cfg['game']['name']} - {cfg['workers']} workers", max_frames=cfg["max_frames"])
+
+    # -- processes ----------------------------------------------------------------------------
+
+    def start_processes(self) -> None:
+        self.evaluator = self.ctx.Process(
+            target=run_evaluator, name="a3c-evaluator", daemon=True,
+            args=(self.cfg, self.shared_model, self.optimizer, self.counters, self.eval_requests, self.events, str(self.run_dir)))
+        self.evaluator.start()
+        for rank in range(self.cfg["workers"]):
+            worker = self.ctx.Process(
+                target=run_worker, name=f"a3c-worker-{rank}", daemon=True,
+                args=(rank, self.cfg, self.shared_model, self.optimizer, self.counters, self.events, self.stop))
+            worker.start()
+            self.workers.append(worker)
+
+    def join(self, processes: list, timeout: float) -> None:
+        """Wait for processes to exit, reading events meanwhile (a child cannot exit while its
+        queue is unread); terminate what is still alive after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while any(p.is_alive() for p in processes) and time.monotonic() < deadline:
+            self.read_events(timeout=0.1)
+        for p in processes:
+            if p.is_alive():
+                log.warning("%s did not stop within %.0f s: terminating it", p.name, timeout)
+                p.terminate()
+                p.join(5)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def read_events(self, timeout: float) -> None:
+        """Handle every event that arrives within `timeout` seconds (blocks until the first)."""
+        try:
+            event = self.events.get(timeout=timeout)
+            while True:
+                self.handle(event)
+                event = self.events.get_nowait()
+        except queue.Empty:
+            pass
+
+    def handle(self, event: dict) -> None:
+        kind = event.pop("kind")
+        if kind == "episode":
+            self.returns.append(event["return"])
+            self.lengths.append(event["length"])
+            self.recent.append(event["return"])
+        elif kind == "eval":
+            self.eval_pending = False
+            self.last_eval = event
+            self.best = event["best"]
+            self.records.evaluation(self.elapsed(), {k: v for k, v in event.items() if k not in ("improved", "best")})
+            if event.get("published"):
+                log.info("new best model: %s", Path(self.cfg["checkpoints_dir"]) / self.cfg["game"]["name"] / "best.pt")
+        elif kind == "error":
+            log.error("%s failed:\n%s", event["who"], event["traceback"])
+            if self.failure is None:
+                self.failure = f"{event['who']} failed: {event['traceback'].strip().splitlines()[-1]}"
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def request_evaluation(self, final: bool) -> None:
+        self.eval_pending = True
+        self.eval_requests.put({"final": final})
+
+    def write_train_line(self) -> None:
+        """A training line: counters, frames/s since the previous line, the episodes finished."""
+        counters, now = self.counters.snapshot(), self.elapsed()
+        fps = (counters["frames"] - self.line_frames) / max(now - self.line_time, 1e-9)
+        self.records.train(now, counters, fps, self.returns, self.lengths)
+        self.returns, self.lengths = [], []
+        self.line_time, self.line_frames = now, counters["frames"]
+
+    def update_view(self, fps: float, status: str) -> None:
+        c = self.counters.snapshot()
+        v = self.view
+        v.frames, v.updates, v.episodes, v.fps, v.elapsed, v.status = c["frames"], c["updates"], c["episodes"], fps, self.elapsed(), status
+        remaining = [(self.cfg["max_frames"] - c["frames"]) / fps] if fps > 0 else []
+        if self.cfg["max_minutes"] is not None:
+            remaining.append(self.cfg["max_minutes"] * 60 - self.elapsed())
+        v.eta = max(0.0, min(remaining)) if remaining else None
+        v.recent_return = sum(self.recent) / len(self.recent) if self.recent else None
+        v.last_eval = self.last_eval["eval_return"]["mean"] if self.last_eval else None
+        v.best_eval = self.best
+
+    def supervise(self) -> str:
+        """Watch the run until a limit is reached or a process fails; return why it stopped."""
+        cfg = self.cfg
+        fps_window = deque([(self.elapsed(), 0)], maxlen=20)  # ~5 s of (time, frames) for the display
+        next_eval = cfg["eval_interval"]
+        while True:
+            self.read_events(timeout=0.25)
+            frames = self.counters.frames
+            fps_window.append((self.elapsed(), frames))
+            fps = (fps_window[-1][1] - fps_window[0][1]) / max(fps_window[-1][0] - fps_window[0][0], 1e-9)
+            self.update_view(fps, "training")
+            if self.elapsed() - self.line_time >= cfg["log_interval"]:
+                self.write_train_line()
+            if self.failure is not None:
+                return "failed"
+            dead = [w for w in self.workers + [self.evaluator] if not w.is_alive()]
+            if dead:
+                self.read_events(timeout=0.5)  # its error event, if it managed to send one
+                self.failure = self.failure or f"{dead[0].name} died with exit code {dead[0].exitcode}"
+                return "failed"
+            if frames >= cfg["max_frames"]:
+                return "max_frames"
+            if cfg["max_minutes"] is not None and self.elapsed() >= cfg["max_minutes"] * 60:
+                return "max_minutes"
+            if frames >= next_eval:
+                if not self.eval_pending:  # an evaluation slower than the interval is not queued twice
+                    self.request_evaluation(final=False)
+                next_eval = (frames // cfg["eval_interval"] + 1) * cfg["eval_interval"]
+
+    def finish(self, reason: str) -> None:
+        """Stop the workers; evaluate the final weights unless interrupted or failed; stop the
+        evaluator; save latest.pt where the evaluator did not."""
+        self.stop.set()
+        self.view.status = "stopping workers"
+        self.join(self.workers, JOIN_SECONDS)
+        final_evaluated = False
+        if reason in ("max_frames", "max_minutes") and self.evaluator.is_alive():
+            self.view.status = "final evaluation"
+            self.request_evaluation(final=True)
+            while self.evaluator.is_alive() and not (self.last_eval and self.last_eval.get("final")):
+                self.read_events(timeout=0.25)
+            final_evaluated = bool(self.last_eval and self.last_eval.get("final"))
+        if self.evaluator.is_alive():
+            self.eval_requests.put(None)
+        self.join([self.evaluator], JOIN_SECONDS)
+        self.read_events(timeout=0.1)
+        self.write_train_line()  # the episodes not yet written
+        if not final_evaluated:
+            checkpoint = make_checkpoint(self.shared_model, self.optimizer, self.counters.snapshot(), self.cfg,
+                                         self.last_eval, self.best)
+            save_checkpoint(checkpoint, self.run_dir / "checkpoints" / "latest.pt")
+        self.update_view(self.view.fps, reason)
+
+    def run(self) -> float:
+        cfg = self.cfg
+        log.info("run directory: %s", self.run_dir.resolve())
+        log.info("%s: %d workers, %s optimizer (%s statistics), LSTM %d, max %s frames",
+                 cfg["game"]["name"], cfg["workers"], cfg["optim"]["name"], "shared" if cfg["optim"]["shared"] else "per-worker",
+                 cfg["model"]["lstm_size"], f"{cfg['max_frames']:,}")
+        reason = "interrupted"
+        try:
+            with Display(self.view, enabled=cfg["progress"] and sys.stdout.isatty()):
+                try:
+                    self.start_processes()
+                    reason = self.supervise()
+                except KeyboardInterrupt:
+                    log.warning("interrupted: stopping the workers and saving a checkpoint")
+                self.finish(reason)
+        finally:
+            for p in self.workers + [self.evaluator]:
+                if p is not None and p.is_alive():
+                    p.kill()
+            self.records.close()
+        c = self.counters.snapshot()
+        best = "-" if self.best is None else f"{self.best:.2f}"
+        log.info("stopped (%s) after %s frames, %s updates, %s episodes in %.0f s (%.0f frames/s); best evaluation return %s",
+                 reason, f"{c['frames']:,}", f"{c['updates']:,}", f"{c['episodes']:,}", self.elapsed(), c["frames"] / self.elapsed(), best)
+        log.info("checkpoints: %s", self.run_dir.resolve() / "checkpoints")
+        if reason == "failed":
+            raise RunFailed(f"{self.failure} (the traceback is in {self.run_dir / 'train.log'})")
+        if reason == "interrupted":
+            sys.exit(130)
+        return self.best if self.best is not None else math.nan
