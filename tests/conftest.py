@@ -1,0 +1,53 @@
+"""Helpers shared by the tests: compose configs as Hydra does, run the real CLI, read run records."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import multiprocessing as mp
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from a3c_cli.config import CONFIG_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+GAMES = sorted(p.stem for p in (REPO / "conf" / "game").glob("*.yaml"))
+
+
+def config(*overrides: str) -> dict:
+    """The resolved job config for these overrides, exactly as `a3c train` composes it."""
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        return OmegaConf.to_container(compose("config", overrides=list(overrides)), resolve=True, throw_on_missing=True)
+
+
+def a3c(*args: str, timeout: float = 240, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the real command line in a fresh interpreter."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "a3c_cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd or REPO, env=env)
+
+
+def records(run_dir: Path, kind: str) -> list[dict]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r["kind"] == kind]
+
+
+def in_fresh_process(fn, *args):
+    """Call fn(*args) in a new spawned process: stable-retro allows one emulator per process."""
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result(timeout=120)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def atari_roms():
+    """Pong and Breakout come from ale-py's ROMs, imported into stable-retro as `a3c train` does."""
+    from a3c_cli.games.roms import ensure_rom
+
+    for game in ("Pong-Atari2600-v0", "Breakout-Atari2600-v0"):
+        ensure_rom(game)

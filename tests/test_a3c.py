@@ -1,0 +1,135 @@
+"""The learning step: GAE against a direct sum, and the gradient hand-off to the shared model."""
+
+import copy
+
+import pytest
+import torch
+
+from a3c_cli.a3c import Rollout, a3c_loss, gae, learn
+from a3c_cli.model import ActorCritic
+from a3c_cli.optim import SharedAdam, SharedRMSprop
+
+CFG = {"gamma": 0.9, "gae_lambda": 0.8, "value_coef": 0.5, "entropy_coef": 0.01, "max_grad_norm": 1e9}
+
+
+def direct_gae(rewards, values, next_values, dones, gamma, lam):
+    """A_t = sum_k (gamma*lam)^k delta_{t+k}, summed forward until the episode ends."""
+    T = len(rewards)
+    deltas = [rewards[t] + gamma * next_values[t] - values[t] for t in range(T)]
+    advantages = []
+    for t in range(T):
+        total, weight = 0.0, 1.0
+        for k in range(t, T):
+            total += weight * deltas[k]
+            if dones[k]:
+                break
+            weight *= gamma * lam
+        advantages.append(total)
+    return torch.tensor(advantages)
+
+
+def test_gae_matches_the_direct_sum():
+    g = torch.Generator().manual_seed(1)
+    rewards, values, next_values = torch.randn(12, generator=g), torch.randn(12, generator=g), torch.randn(12, generator=g)
+    dones = torch.tensor([0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0], dtype=torch.float32)
+    advantages, returns = gae(rewards, values, next_values, dones, 0.9, 0.8)
+    expected = direct_gae(rewards.tolist(), values.tolist(), next_values.tolist(), dones.tolist(), 0.9, 0.8)
+    torch.testing.assert_close(advantages, expected)
+    torch.testing.assert_close(returns, expected + values)
+
+
+def test_lambda_one_gives_n_step_returns():
+    rewards = torch.tensor([1.0, 0.0, 2.0])
+    values = torch.tensor([0.5, 0.1, -0.3])
+    bootstrap = 4.0
+    next_values = torch.tensor([0.1, -0.3, bootstrap])
+    _, returns = gae(rewards, values, next_values, torch.zeros(3), 0.9, 1.0)
+    assert returns[0].item() == pytest.approx(1.0 + 0.9 * 0.0 + 0.81 * 2.0 + 0.729 * bootstrap)
+
+
+def random_rollout(seed: int, T: int = 8, actions: int = 3, size: int = 42) -> Rollout:
+    g = torch.Generator().manual_seed(seed)
+    dones = torch.zeros(T)
+    dones[T // 2] = 1.0
+    starts = torch.zeros(T)
+    starts[T // 2 + 1] = 1.0
+    return Rollout(
+        frames=torch.randint(0, 256, (T, 1, size, size), dtype=torch.uint8, generator=g),
+        starts=starts,
+        actions=torch.randint(0, actions, (T,), generator=g),
+        rewards=torch.randn(T, generator=g),
+        dones=dones,
+        next_values=torch.zeros(T),
+        last_value=torch.randn((), generator=g),
+        start_state=(torch.randn(1, 16, generator=g), torch.randn(1, 16, generator=g)),
+    )
+
+
+def rollout_gradient(model: ActorCritic, rollout: Rollout) -> list[torch.Tensor]:
+    """The gradient of this rollout's loss alone, taken with autograd.grad on a copy."""
+    model = copy.deepcopy(model)
+    logits, values, _ = model(rollout.frames, rollout.start_state, rollout.starts)
+    following = torch.cat([values[1:].detach(), rollout.last_value.view(1)])
+    next_values = torch.where(rollout.dones.bool(), rollout.next_values, following)
+    advantages, returns = gae(rollout.rewards, values.detach(), next_values, rollout.dones, CFG["gamma"], CFG["gae_lambda"])
+    loss, _ = a3c_loss(logits, values, rollout.actions, advantages, returns, CFG["value_coef"], CFG["entropy_coef"])
+    return list(torch.autograd.grad(loss, list(model.parameters())))
+
+
+def small_model() -> ActorCritic:
+    return ActorCritic(num_actions=3, frame_size=42, channels=8, lstm_size=16)
+
+
+def test_every_update_applies_exactly_the_gradient_of_its_rollout():
+    """SGD with lr=1: each update must move the shared weights by minus that rollout's gradient:
+    not the first rollout's again (a link made once), not the sum of all so far (accumulation)."""
+    torch.manual_seed(0)
+    shared = small_model().share_memory()
+    optimizer = torch.optim.SGD(shared.parameters(), lr=1.0)
+    local = small_model()
+    for update in range(4):
+        local.load_state_dict(shared.state_dict())
+        rollout = random_rollout(seed=update)
+        expected = rollout_gradient(local, rollout)
+        before = [p.detach().clone() for p in shared.parameters()]
+        learn(local, shared, optimizer, rollout, CFG)
+        for b, p, g in zip(before, shared.parameters(), expected):
+            torch.testing.assert_close(b - p.detach(), g, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("shared_kind, reference_kind, kwargs", [
+    (SharedAdam, torch.optim.Adam, {"lr": 1e-3}),
+    (SharedRMSprop, torch.optim.RMSprop, {"lr": 1e-3, "alpha": 0.99, "eps": 1e-5, "centered": True, "momentum": 0.5}),
+])
+def test_shared_optimizers_follow_torchs_update_rule(shared_kind, reference_kind, kwargs):
+    """Statistics created up front must behave like torch's lazily created ones."""
+    torch.manual_seed(0)
+    shared = small_model().share_memory()
+    optimizer = shared_kind(shared.parameters(), **kwargs)
+    reference = copy.deepcopy(shared)
+    reference_optimizer = reference_kind(reference.parameters(), **kwargs)
+    local = small_model()
+    for update in range(3):
+        local.load_state_dict(shared.state_dict())
+        rollout = random_rollout(seed=10 + update)
+        for p, g in zip(reference.parameters(), rollout_gradient(local, rollout)):
+            p.grad = g
+        reference_optimizer.step()
+        learn(local, shared, optimizer, rollout, CFG)
+        for p, q in zip(shared.parameters(), reference.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
+
+
+def test_a_non_finite_gradient_is_skipped_not_applied():
+    torch.manual_seed(0)
+    shared = small_model().share_memory()
+    optimizer = SharedAdam(shared.parameters(), lr=1e-3)
+    local = small_model()
+    local.load_state_dict(shared.state_dict())
+    rollout = random_rollout(seed=3)
+    rollout.rewards[2] = float("nan")
+    before = [p.detach().clone() for p in shared.parameters()]
+    stats = learn(local, shared, optimizer, rollout, CFG)
+    assert stats["skipped"]
+    for b, p in zip(before, shared.parameters()):
+        assert torch.equal(b, p)

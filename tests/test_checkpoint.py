@@ -1,0 +1,86 @@
+"""Checkpoints are written atomically and loaded without running code from the file."""
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from a3c_cli.errors import UsageError
+from a3c_cli.model import build_model
+from a3c_cli.optim import build_optimizer
+
+from conftest import config
+
+
+@pytest.fixture
+def checkpoint():
+    cfg = config("model.lstm_size=32", "model.channels=8")
+    model = build_model(cfg)
+    optimizer = build_optimizer(cfg["optim"], model.parameters())
+    return make_checkpoint(model, optimizer, {"frames": 100, "updates": 5, "episodes": 1, "skipped_updates": 0}, cfg,
+                           {"eval_return": {"mean": 1.0, "min": 0.0, "max": 2.0}}, 1.0)
+
+
+def test_round_trip_with_weights_only(tmp_path, checkpoint):
+    path = tmp_path / "latest.pt"
+    save_checkpoint(checkpoint, path)
+    plain = torch.load(path, weights_only=True)  # what any user can do with it
+    assert plain["counters"]["frames"] == 100 and plain["actions"] == checkpoint["actions"]
+    loaded = load_checkpoint(path)
+    model = build_model(loaded["config"])
+    model.load_state_dict(loaded["model"])
+    optimizer = build_optimizer(loaded["config"]["optim"], model.parameters())
+    optimizer.load_state_dict(loaded["optimizer"])
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]
+
+
+def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, checkpoint):
+    path = tmp_path / "latest.pt"
+    save_checkpoint(checkpoint, path)
+    good = path.read_bytes()
+    broken = {**checkpoint, "unpicklable": lambda: None}  # torch.save fails half-way through
+    with pytest.raises(Exception):
+        save_checkpoint(broken, path)
+    assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]  # no temporary file left
+
+
+def test_truncated_and_random_files_are_refused(tmp_path, checkpoint):
+    path = tmp_path / "c.pt"
+    save_checkpoint(checkpoint, path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UsageError, match="damaged"):
+        load_checkpoint(path)
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(UsageError, match="damaged"):
+        load_checkpoint(path)
+
+
+class Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_malicious_pickle_is_refused_and_never_run(tmp_path):
+    marker = tmp_path / "pwned"
+    for path, write in ((tmp_path / "evil.pt", lambda p: torch.save({"model": Payload(marker)}, p)),
+                        (tmp_path / "evil.pkl", lambda p: p.write_bytes(pickle.dumps(Payload(marker))))):
+        write(path)
+        with pytest.raises(UsageError):
+            load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_a_foreign_file_is_refused(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(UsageError, match="not an a3c checkpoint"):
+        load_checkpoint(path)
+    with pytest.raises(UsageError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")

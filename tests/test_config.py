@@ -1,0 +1,44 @@
+import pytest
+
+from a3c_cli.config import validate
+from a3c_cli.errors import UsageError
+
+from conftest import GAMES, config
+
+
+@pytest.mark.parametrize("game", GAMES)
+def test_every_game_file_composes_and_validates(game):
+    cfg = config(f"game={game}")
+    validate(cfg)
+    assert cfg["game"]["name"] == game  # run dirs and checkpoints/<game>/ are named by it
+    assert len(cfg["game"]["actions"]) >= 2
+
+
+@pytest.mark.parametrize("optim", ["adam", "rmsprop"])
+def test_optimizer_groups(optim):
+    cfg = config(f"optim={optim}", "optim.lr=3e-4", "optim.shared=false")
+    validate(cfg)
+    assert cfg["optim"]["name"] == optim
+    assert cfg["optim"]["lr"] == 3e-4 and cfg["optim"]["shared"] is False
+
+
+def test_default_run_is_airstriker_with_one_worker_per_core():
+    import os
+
+    cfg = config()
+    assert cfg["game"]["id"] == "Airstriker-Genesis-v0"
+    assert cfg["workers"] == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("override, key", [
+    ("workers=0", "workers"), ("optim.lr=-1", "optim.lr"), ("max_frames=0", "max_frames"),
+    ("gamma=1.5", "gamma"), ("eval_episodes=0", "eval_episodes"), ("game.sticky_prob=1.0", "game.sticky_prob"),
+    ("game.crop=[1,2,3]", "game.crop"), ("model.lstm_size=0", "model.lstm_size"), ("optim=rmsprop", None),
+])
+def test_validate_names_the_bad_key(override, key):
+    cfg = config(override)
+    if key is None:  # a valid override, for contrast
+        validate(cfg)
+        return
+    with pytest.raises(UsageError, match=key.replace(".", r"\.")):
+        validate(cfg)

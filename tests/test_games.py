@@ -1,0 +1,104 @@
+"""Environments from the real emulators (one per process, so each check runs in a fresh one)."""
+
+import numpy as np
+import pytest
+
+from a3c_cli.errors import UsageError
+from a3c_cli.games.make import check_game, make_env
+from a3c_cli.games.roms import rom_present
+
+from conftest import GAMES, config, in_fresh_process
+
+
+def play_a_little(game: dict, frame_size: int, steps: int):
+    env = make_env(game, frame_size)
+    obs, _ = env.reset(seed=0)
+    shapes = {obs.shape}
+    for t in range(steps):
+        obs, reward, terminated, truncated, info = env.step(t % env.action_space.n)
+        shapes.add(obs.shape)
+        if terminated or truncated:
+            obs, _ = env.reset()
+    env.close()
+    return env.action_space.n, shapes, obs.dtype.str
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_every_game_makes_an_environment_with_its_action_set(name):
+    cfg = config(f"game={name}")
+    game = cfg["game"]
+    check_game(game)  # imports ale-py's ROM for the Atari games when it is missing
+    if game["backend"] == "retro":
+        assert rom_present(game["id"])
+    actions, shapes, dtype = in_fresh_process(play_a_little, game, cfg["model"]["frame_size"], 30)
+    assert actions == len(game["actions"])
+    assert shapes == {(1, 42, 42)} and dtype == "|u1"
+
+
+def test_the_step_limit_truncates_an_episode_rather_than_ending_the_game():
+    game = {**config()["game"], "frame_skip": 4, "max_episode_steps": 5, "sticky_prob": 0.0}
+
+    results = in_fresh_process(_five_steps, game)
+    assert results[:4] == [(False, False)] * 4
+    assert results[4] == (False, True)  # truncated by the limit, not a game over
+
+
+def _five_steps(game):
+    env = make_env(game, 42)
+    env.reset(seed=0)
+    return [tuple(env.step(0)[2:4]) for _ in range(5)]
+
+
+def test_sticky_actions_make_episodes_differ():
+    game = {**config()["game"], "sticky_prob": 0.25, "max_episode_steps": 200}
+    first, second = in_fresh_process(_two_random_episodes, game)
+    assert first != second
+
+
+def _two_random_episodes(game):
+    env = make_env(game, 42)
+    outcomes = []
+    for seed in (1, 2):
+        env.reset(seed=seed)
+        frames = []
+        for t in range(200):
+            obs, *_ = env.step([0, 2, 3, 1][(t // 8) % 4])
+            frames.append(int(obs.sum()))
+        outcomes.append(frames)
+    return outcomes
+
+
+def test_an_unknown_stable_retro_id_is_a_usage_error():
+    game = {**config()["game"], "id": "NoSuchGame-Genesis-v0"}
+    with pytest.raises(UsageError, match="NoSuchGame-Genesis-v0"):
+        check_game(game)
+
+
+def test_a_missing_rom_says_how_to_import_it():
+    import stable_retro as retro
+
+    missing = next(g for g in retro.data.list_games() if g.endswith("-Genesis-v0") and not rom_present(g))
+    game = {**config()["game"], "id": missing}
+    with pytest.raises(UsageError, match="stable_retro.import"):
+        check_game(game)
+
+
+def test_a_button_the_system_lacks_is_a_usage_error():
+    game = {**config()["game"], "actions": [[], ["TRIANGLE"]]}
+    with pytest.raises(UsageError, match="TRIANGLE"):
+        check_game(game)
+
+
+def test_memory_task_pays_only_the_choice_matching_the_cue():
+    from a3c_cli.games.memory import CueMemoryTask
+
+    env = CueMemoryTask(delay=3, size=42)
+    for seed in range(6):
+        obs, _ = env.reset(seed=seed)
+        side = int(obs[0, :, 21:].sum() > obs[0, :, :21].sum())  # the bright half
+        for _ in range(4):  # blank frames, then the question
+            obs, reward, terminated, _, _ = env.step(1 - side)
+            assert reward == 0 and not terminated
+        assert np.count_nonzero(obs) > 0  # the question frame
+        _, reward, terminated, _, _ = env.step(side)
+        assert reward == 1.0 and terminated

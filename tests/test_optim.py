@@ -1,0 +1,68 @@
+"""Shared statistics are one set in shared memory, updated by every process."""
+
+import multiprocessing as mp
+
+import torch
+from torch import nn
+
+from a3c_cli.optim import SharedAdam, SharedRMSprop, build_optimizer
+
+
+def step_in_child(model, optimizer, steps):
+    torch.set_num_threads(1)
+    if optimizer is None:  # private statistics, as a worker with optim.shared=false builds them
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(steps):
+        for p in model.parameters():
+            p.grad = torch.ones_like(p)
+        optimizer.step()
+
+
+def run_children(model, optimizer, children=2, steps=5):
+    ctx = mp.get_context("spawn")
+    processes = [ctx.Process(target=step_in_child, args=(model, optimizer, steps)) for _ in range(children)]
+    for p in processes:
+        p.start()
+    for p in processes:
+        p.join(60)
+        assert p.exitcode == 0
+
+
+def test_shared_adam_statistics_are_updated_by_every_process():
+    model = nn.Linear(4, 2).share_memory()
+    before = model.weight.detach().clone()
+    optimizer = SharedAdam(model.parameters(), lr=1e-3)
+    run_children(model, optimizer, children=2, steps=5)
+    for p in model.parameters():
+        state = optimizer.state[p]
+        assert state["step"].item() == 10  # both children's steps, seen by the parent
+        assert torch.all(state["exp_avg"] > 0) and torch.all(state["exp_avg_sq"] > 0)
+    assert not torch.equal(before, model.weight)
+
+
+def test_shared_rmsprop_statistics_are_updated_by_every_process():
+    model = nn.Linear(4, 2).share_memory()
+    optimizer = SharedRMSprop(model.parameters(), lr=1e-3)
+    run_children(model, optimizer, children=2, steps=3)
+    for p in model.parameters():
+        assert optimizer.state[p]["step"].item() == 6
+        assert torch.all(optimizer.state[p]["square_avg"] > 0)
+
+
+def test_private_statistics_stay_in_each_worker():
+    model = nn.Linear(4, 2).share_memory()
+    before = model.weight.detach().clone()
+    run_children(model, None, children=2, steps=5)
+    assert not torch.equal(before, model.weight)  # the weights are shared either way
+
+
+def test_build_optimizer_follows_the_config():
+    model = nn.Linear(4, 2)
+    adam = {"name": "adam", "lr": 1e-4, "eps": 1e-8, "weight_decay": 0.0, "shared": True, "beta1": 0.9, "beta2": 0.999, "amsgrad": False}
+    assert isinstance(build_optimizer(adam, model.parameters()), SharedAdam)
+    private = build_optimizer({**adam, "shared": False}, model.parameters())
+    assert type(private) is torch.optim.Adam and not private.state
+    rms = {"name": "rmsprop", "lr": 7e-4, "eps": 1e-5, "weight_decay": 0.0, "shared": True, "alpha": 0.99, "momentum": 0.0, "centered": False}
+    optimizer = build_optimizer(rms, model.parameters())
+    assert isinstance(optimizer, SharedRMSprop)
+    assert all(s["square_avg"].is_shared() for s in optimizer.state.values())

@@ -1,0 +1,120 @@
+"""Real training runs through the real command line: emulators, worker processes, the evaluator."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from a3c_cli.model import build_model
+
+from conftest import REPO, a3c, records
+
+
+def run_args(tmp_path: Path, *overrides: str) -> list[str]:
+    return ["train", f"hydra.run.dir={tmp_path / 'run'}", f"checkpoints_dir={tmp_path / 'checkpoints'}", "log_interval=2", *overrides]
+
+
+def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
+    result = a3c(*run_args(tmp_path, "workers=2", "max_frames=16000", "eval_interval=8000", "eval_episodes=2",
+                           "game.max_episode_steps=300"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "run"
+    assert (run / ".hydra" / "config.yaml").is_file() and (run / ".hydra" / "overrides.yaml").is_file()
+
+    train = records(run, "train")
+    last = train[-1]
+    assert last["frames"] >= 16000 and last["updates"] > 0 and last["time"] > 0
+    assert all({"frames", "updates", "fps", "time", "episode_returns"} <= set(r) for r in train)
+    assert any(r["fps"] > 0 for r in train)
+    # every finished training episode is in exactly one line
+    assert sum(len(r["episode_returns"]) for r in train) == last["episodes"] > 0
+
+    evals = records(run, "eval")
+    assert evals and evals[-1]["final"]
+    assert all(len(e["eval_returns"]) == 2 and set(e["eval_return"]) == {"mean", "min", "max"} for e in evals)
+    assert [e["frames"] for e in evals] == sorted(e["frames"] for e in evals)
+
+    latest = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert latest["counters"]["frames"] == last["frames"]
+    assert latest["evaluation"]["frames"] == evals[-1]["frames"]
+    build_model(latest["config"]).load_state_dict(latest["model"])
+    best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
+    assert best["best_return"] == max(e["eval_return"]["mean"] for e in evals)
+    published = torch.load(tmp_path / "checkpoints" / "Airstriker-Genesis" / "best.pt", weights_only=True)
+    assert published["best_return"] == best["best_return"]
+
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    log = (run / "train.log").read_text()
+    assert "evaluation at" in log and "stopped (max_frames)" in log
+
+
+def test_pong_with_rmsprop_and_a_smaller_lstm(tmp_path):
+    result = a3c(*run_args(tmp_path, "game=Pong-Atari2600", "optim=rmsprop", "model.lstm_size=128", "workers=2",
+                           "max_frames=6000", "eval_interval=100000", "eval_episodes=1", "game.max_episode_steps=150"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    latest = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
+    assert latest["game"] == "Pong-Atari2600" and latest["actions"] == [[], ["UP"], ["DOWN"]]
+    assert latest["model"]["core.weight_hh"].shape == (4 * 128, 128)
+    assert all("square_avg" in s for s in latest["optimizer"]["state"].values())
+    assert records(tmp_path / "run", "eval")[-1]["final"]
+
+
+def has_updates(run: Path) -> bool:
+    return (run / "metrics.jsonl").exists() and any(r["updates"] > 0 for r in records(run, "train"))
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a process that has exited and waits to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def child_pids(pid: int) -> set[int]:
+    children = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children |= {int(c) for c in (task / "children").read_text().split()}
+    return children
+
+
+def test_ctrl_c_stops_workers_saves_a_checkpoint_and_exits(tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "a3c_cli", *run_args(tmp_path, "workers=2", "max_frames=10000000")],
+                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not has_updates(tmp_path / "run"):
+        time.sleep(0.5)
+    children = child_pids(process.pid)
+    assert len(children) >= 3  # two workers and the evaluator
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    latest = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
+    assert latest["counters"]["updates"] > 0
+    deadline = time.monotonic() + 10  # multiprocessing's resource tracker exits a moment later
+    while time.monotonic() < deadline and [pid for pid in children if running(pid)]:
+        time.sleep(0.2)
+    assert not [pid for pid in children if running(pid)]
+
+
+def final_success(tmp_path: Path, *overrides: str) -> float:
+    result = a3c(*run_args(tmp_path, "game=memory", "workers=2", "optim.lr=1e-3", "max_frames=40000",
+                           "eval_interval=20000", "eval_episodes=100", *overrides))
+    assert result.returncode == 0, result.stderr[-3000:]
+    final = records(tmp_path / "run", "eval")[-1]
+    assert final["final"]
+    return final["eval_return"]["mean"]
+
+
+def test_lstm_agent_learns_the_memory_task(tmp_path):
+    """The cue is gone for 5 frames before the choice: only carried LSTM state can bridge them."""
+    assert final_success(tmp_path) >= 0.95
+
+
+def test_feed_forward_agent_cannot_learn_the_memory_task(tmp_path):
+    assert final_success(tmp_path, "model.recurrent=false") < 0.8
