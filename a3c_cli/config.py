@@ -52,6 +52,7 @@ class RetroGameConfig(GameConfig):
     id: str = MISSING  # stable-retro's game id, e.g. Airstriker-Genesis-v0
     state: Optional[str] = None  # a save state of that game; null: the game's default state
     crop: List[int] = field(default_factory=lambda: [0, 0, 0, 0])  # pixels cut: top, bottom, left, right
+    turbo: List[str] = field(default_factory=list)  # buttons pressed every other frame while held
 
 
 @dataclass

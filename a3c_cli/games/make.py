@@ -28,10 +28,11 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None) -> gym
 
         state = game["state"] if game["state"] is not None else retro.State.DEFAULT
         env = retro.make(game["id"], state=state, render_mode=render_mode, use_restricted_actions=retro.Actions.ALL)
-        env = ButtonCombos(env, game["actions"], env.unwrapped.buttons)
-        env = GrayCropResize(env, frame_size, game["crop"])
     if game["frame_skip"] > 1 or game["sticky_prob"] > 0:
         env = StickyFrameSkip(env, game["frame_skip"], game["sticky_prob"])
+    if game["backend"] == "retro":  # after the skip: one action choice and one small frame per agent step
+        env = ButtonCombos(env, game["actions"], env.unwrapped.buttons, game["turbo"])
+        env = GrayCropResize(env, frame_size, game["crop"])
     env = TimeLimit(env, game["max_episode_steps"])
     env = RecordEpisodeStatistics(env)
     return TransformReward(env, scale_and_clip(game["reward_scale"], game["reward_clip"]))

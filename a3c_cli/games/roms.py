@@ -73,7 +73,7 @@ def check_game(game: dict) -> None:
     if game["state"] is not None and game["state"] not in states:
         raise UsageError(f"game.state={game['state']}: {game_id} has the states {', '.join(states)}")
     buttons = [b for b in retro.data.EMU_INFO[system_of(game_id)]["buttons"] if b]
-    for combo in game["actions"]:
+    for combo in [*game["actions"], game["turbo"]]:
         for button in combo:
             if button not in buttons:
                 raise UsageError(f"game.actions: '{button}' is no {system_of(game_id)} button; use {', '.join(buttons)}")

@@ -11,15 +11,20 @@ from a3c_cli.errors import UsageError
 
 class ButtonCombos(gym.ActionWrapper):
     """Discrete action i presses the i-th button combination of the game config (retro-baselines'
-    way of making a 12-button pad learnable)."""
+    way of making a 12-button pad learnable). Buttons listed in `turbo` are pressed on every other
+    agent step while their action is held, like a turbo pad, for games that act on the press only."""
 
-    def __init__(self, env: gym.Env, combos: list[list[str]], buttons: list[str | None]):
+    def __init__(self, env: gym.Env, combos: list[list[str]], buttons: list[str | None], turbo: list[str] = ()):
         super().__init__(env)
         self._pads = [np.array([b is not None and b in combo for b in buttons], dtype=np.int8) for combo in combos]
+        released = np.array([b is not None and b in turbo for b in buttons])
+        self._released_pads = [np.where(released, 0, pad).astype(np.int8) for pad in self._pads]
+        self._odd_step = False
         self.action_space = gym.spaces.Discrete(len(combos))
 
     def action(self, action):
-        return self._pads[int(action)]
+        self._odd_step = not self._odd_step
+        return (self._released_pads if self._odd_step else self._pads)[int(action)]
 
 
 class StickyFrameSkip(gym.Wrapper):
