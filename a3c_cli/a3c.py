@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import traceback
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ import torch
 from torch.distributions import Categorical
 from torch.nn import functional as F
 
+from a3c_cli.child import become_child
 from a3c_cli.counters import Counters
 from a3c_cli.games.make import make_env
 from a3c_cli.model import ActorCritic, State, build_model
@@ -145,8 +145,7 @@ class Actor:
 def run_worker(rank: int, cfg: dict, shared_model, optimizer, counters: Counters, events, stop) -> None:
     """A worker process: one emulator, one local model, updates until `stop` is set or the
     trainer's process is gone. `optimizer` is the shared one, or None for private statistics."""
-    torch.set_num_threads(1)  # N workers on N cores: more threads per worker only contend
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the trainer, which stops us
+    become_child()
     parent = os.getppid()
     try:
         seed = cfg["seed"] + rank

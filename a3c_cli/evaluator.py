@@ -6,7 +6,6 @@ run's best). The best of each game is also published to <checkpoints_dir>/<game>
 from __future__ import annotations
 
 import logging
-import signal
 import traceback
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 from torch.distributions import Categorical
 
 from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from a3c_cli.child import become_child
 from a3c_cli.counters import Counters
 from a3c_cli.errors import UsageError
 from a3c_cli.games.make import make_env
@@ -51,8 +51,7 @@ def publish_best(checkpoint: dict, path: Path) -> bool:
 
 
 def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, requests, events, run_dir: str) -> None:
-    torch.set_num_threads(1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the trainer decides when we stop
+    become_child()
     try:
         checkpoints = Path(run_dir) / "checkpoints"
         published = Path(cfg["checkpoints_dir"]) / cfg["game"]["name"] / "best.pt"

@@ -192,29 +192,32 @@ class Training:
                     self.request_evaluation(final=False)
                 next_eval = (frames // cfg["eval_interval"] + 1) * cfg["eval_interval"]
 
-    def finish(self, reason: str) -> None:
-        """Stop the workers; evaluate the final weights unless interrupted or failed; stop the
-        evaluator; save latest.pt where the evaluator did not."""
+    def stop_processes(self, reason: str) -> bool:
+        """Stop the workers; evaluate the final weights when the run reached its limit; stop the
+        evaluator. Returns whether the final evaluation (which saves latest.pt) happened."""
         self.stop.set()
         self.view.status = "stopping workers"
         self.join(self.workers, JOIN_SECONDS)
-        final_evaluated = False
         if reason in ("max_frames", "max_minutes") and self.evaluator.is_alive():
             self.view.status = "final evaluation"
             self.request_evaluation(final=True)
             while self.evaluator.is_alive() and not (self.last_eval and self.last_eval.get("final")):
                 self.read_events(timeout=0.25)
-            final_evaluated = bool(self.last_eval and self.last_eval.get("final"))
         if self.evaluator.is_alive():
             self.eval_requests.put(None)
         self.join([self.evaluator], JOIN_SECONDS)
         self.read_events(timeout=0.1)
-        self.write_train_line()  # the episodes not yet written
-        if not final_evaluated:
-            checkpoint = make_checkpoint(self.shared_model, self.optimizer, self.counters.snapshot(), self.cfg,
-                                         self.last_eval, self.best)
-            save_checkpoint(checkpoint, self.run_dir / "checkpoints" / "latest.pt")
-        self.update_view(self.view.fps, reason)
+        return bool(self.last_eval and self.last_eval.get("final"))
+
+    def kill_processes(self) -> None:
+        for p in self.workers + [self.evaluator]:
+            if p is not None and p.is_alive():
+                p.kill()
+                p.join(5)
+
+    def save_latest(self) -> None:
+        checkpoint = make_checkpoint(self.shared_model, self.optimizer, self.counters.snapshot(), self.cfg, self.last_eval, self.best)
+        save_checkpoint(checkpoint, self.run_dir / "checkpoints" / "latest.pt")
 
     def run(self) -> float:
         cfg = self.cfg
@@ -222,19 +225,26 @@ class Training:
         log.info("%s: %d workers, %s optimizer (%s statistics), LSTM %d, max %s frames",
                  cfg["game"]["name"], cfg["workers"], cfg["optim"]["name"], "shared" if cfg["optim"]["shared"] else "per-worker",
                  cfg["model"]["lstm_size"], f"{cfg['max_frames']:,}")
-        reason = "interrupted"
+        reason, final_evaluated = "interrupted", False
         try:
             with Display(self.view, enabled=cfg["progress"] and sys.stdout.isatty()):
                 try:
                     self.start_processes()
                     reason = self.supervise()
                 except KeyboardInterrupt:
-                    log.warning("interrupted: stopping the workers and saving a checkpoint")
-                self.finish(reason)
+                    log.warning("interrupted: stopping the workers and saving a checkpoint (Ctrl-C again to skip the wait)")
+                try:
+                    final_evaluated = self.stop_processes(reason)
+                except KeyboardInterrupt:
+                    log.warning("interrupted again: killing the workers")
+                    reason = "interrupted"
+                self.kill_processes()
+                self.write_train_line()  # the episodes not yet written
+                if not final_evaluated:
+                    self.save_latest()
+                self.update_view(self.view.fps, reason)
         finally:
-            for p in self.workers + [self.evaluator]:
-                if p is not None and p.is_alive():
-                    p.kill()
+            self.kill_processes()
             self.records.close()
         c = self.counters.snapshot()
         best = "-" if self.best is None else f"{self.best:.2f}"
