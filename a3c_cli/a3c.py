@@ -12,14 +12,14 @@
 from __future__ import annotations
 
 import os
-import traceback
+import sys
 from dataclasses import dataclass
 
 import torch
 from torch.distributions import Categorical
 from torch.nn import functional as F
 
-from a3c_cli.child import become_child
+from a3c_cli.child import become_child, report_error
 from a3c_cli.counters import Counters
 from a3c_cli.games.make import make_env
 from a3c_cli.model import ActorCritic, State, build_model
@@ -163,6 +163,6 @@ def run_worker(rank: int, cfg: dict, shared_model, optimizer, counters: Counters
             for episode in actor.finished_episodes:
                 events.put({"kind": "episode", "worker": rank, **episode})
             actor.finished_episodes.clear()
-    except Exception:
-        events.put({"kind": "error", "who": f"worker {rank}", "traceback": traceback.format_exc()})
-        raise
+    except Exception as exc:
+        report_error(events, f"worker {rank}", exc)
+        sys.exit(1)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import ctypes
 import signal
 import sys
+import traceback
 
 import torch
+
+from a3c_cli.errors import UsageError
 
 PR_SET_PDEATHSIG = 1
 
@@ -18,3 +21,11 @@ def become_child() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def report_error(events, who: str, exc: Exception) -> None:
+    """Tell the trainer why this process is failing (the caller then exits quietly: the trainer
+    logs the traceback). A UsageError (a config the emulator showed to be wrong, such as a crop
+    larger than the frame) keeps its one-line message."""
+    events.put({"kind": "error", "who": who, "traceback": traceback.format_exc(),
+                "usage": str(exc) if isinstance(exc, UsageError) else None})

@@ -6,14 +6,14 @@ run's best). The best of each game is also published to <checkpoints_dir>/<game>
 from __future__ import annotations
 
 import logging
-import traceback
+import sys
 from pathlib import Path
 
 import torch
 from torch.distributions import Categorical
 
 from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-from a3c_cli.child import become_child
+from a3c_cli.child import become_child, report_error
 from a3c_cli.counters import Counters
 from a3c_cli.errors import UsageError
 from a3c_cli.games.make import make_env
@@ -76,6 +76,6 @@ def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, reques
                 save_checkpoint(checkpoint, checkpoints / "best.pt")
                 evaluation["published"] = publish_best(checkpoint, published)
             events.put({"kind": "eval", "improved": improved, "best": best, **evaluation})
-    except Exception:
-        events.put({"kind": "error", "who": "evaluator", "traceback": traceback.format_exc()})
-        raise
+    except Exception as exc:
+        report_error(events, "evaluator", exc)
+        sys.exit(1)

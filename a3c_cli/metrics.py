@@ -12,6 +12,15 @@ from pathlib import Path
 
 log = logging.getLogger("a3c")
 
+FILE_ONLY = {"file_only": True}  # log(..., extra=FILE_ONLY): into train.log, not onto the terminal
+
+
+class NotFileOnly(logging.Filter):
+    """The terminal's filter (conf/hydra/job_logging/rich.yaml): tracebacks stay in the file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "file_only", False)
+
 
 def summarize(values: list[float]) -> dict:
     if not values:

@@ -25,7 +25,7 @@ from a3c_cli.counters import Counters
 from a3c_cli.errors import RunFailed, UsageError
 from a3c_cli.evaluator import run_evaluator
 from a3c_cli.games.make import check_game
-from a3c_cli.metrics import RunRecords
+from a3c_cli.metrics import FILE_ONLY, RunRecords
 from a3c_cli.model import build_model
 from a3c_cli.optim import build_optimizer
 from a3c_cli.progress import Display, Snapshot
@@ -74,6 +74,7 @@ class Training:
         self.best: float | None = None
         self.eval_pending = False
         self.failure: str | None = None
+        self.usage_error: str | None = None  # a failure caused by the config, not by the code
         self.started = time.monotonic()
         self.line_time, self.line_frames = 0.0, 0  # when the last training line was written
         self.view = Snapshot(title=f"a3c train {cfg['game']['name']} - {cfg['workers']} workers", max_frames=cfg["max_frames"])
@@ -130,9 +131,10 @@ class Training:
             if event.get("published"):
                 log.info("new best model: %s", Path(self.cfg["checkpoints_dir"]) / self.cfg["game"]["name"] / "best.pt")
         elif kind == "error":
-            log.error("%s failed:\n%s", event["who"], event["traceback"])
+            log.error("%s failed:\n%s", event["who"], event["traceback"], extra=FILE_ONLY)
             if self.failure is None:
                 self.failure = f"{event['who']} failed: {event['traceback'].strip().splitlines()[-1]}"
+                self.usage_error = event["usage"]
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -251,6 +253,8 @@ class Training:
         log.info("stopped (%s) after %s frames, %s updates, %s episodes in %.0f s (%.0f frames/s); best evaluation return %s",
                  reason, f"{c['frames']:,}", f"{c['updates']:,}", f"{c['episodes']:,}", self.elapsed(), c["frames"] / self.elapsed(), best)
         log.info("checkpoints: %s", self.run_dir.resolve() / "checkpoints")
+        if self.usage_error is not None:
+            raise UsageError(self.usage_error)
         if reason == "failed":
             raise RunFailed(f"{self.failure} (the traceback is in {self.run_dir / 'train.log'})")
         if reason == "interrupted":

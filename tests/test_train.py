@@ -118,3 +118,14 @@ def test_lstm_agent_learns_the_memory_task(tmp_path):
 
 def test_feed_forward_agent_cannot_learn_the_memory_task(tmp_path):
     assert final_success(tmp_path, "model.recurrent=false") < 0.8
+
+
+def test_a_config_error_only_the_emulator_reveals_is_one_line_and_exit_2(tmp_path):
+    """The crop is checked against the frame inside the workers; their failure reaches the user as
+    the same one line as any bad override, and the traceback goes to train.log only."""
+    result = a3c(*run_args(tmp_path, "workers=2", "game.crop=[200,100,0,0]"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "a3c train: error: game.crop=[200, 100, 0, 0] leaves nothing of the 224x320 frame: crop less"]
+    assert "Traceback" not in result.stdout
+    assert "Traceback" in (tmp_path / "run" / "train.log").read_text()
