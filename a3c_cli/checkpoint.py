@@ -6,15 +6,14 @@ names the game and its action set) and the evaluation that scored these weights.
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
 
 from a3c_cli.errors import UsageError
+from a3c_cli.files import atomic_path
 
 FORMAT = "a3c-checkpoint"
 VERSION = 1
@@ -36,25 +35,10 @@ def make_checkpoint(model, optimizer, counters: dict, cfg: dict, evaluation: dic
 
 
 def save_checkpoint(checkpoint: dict, path: str | Path) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`: a reader
-    sees the old checkpoint or the new one, never half of one, whenever the writer dies."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # make the rename itself durable
-    finally:
-        os.close(dir_fd)
+    """Written to a temporary file, fsynced, then renamed over `path`: a reader sees the old
+    checkpoint or the new one, never half of one, whenever the writer dies."""
+    with atomic_path(path, durable=True) as tmp:
+        torch.save(checkpoint, tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict:

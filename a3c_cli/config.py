@@ -8,6 +8,7 @@ is reported before any process starts.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, List, Optional
@@ -30,15 +31,22 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-# `workers: ${cpu_count:}` in conf/config.yaml: one worker per core by default.
-if not OmegaConf.has_resolver("cpu_count"):
-    OmegaConf.register_new_resolver("cpu_count", available_cpus)
+def slug(text: str) -> str:
+    """A name fit for a folder: ALE/SpaceInvaders-v5 -> ALE-SpaceInvaders-v5."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
+
+
+# `workers: ${cpu_count:}` in conf/config.yaml: one worker per core by default;
+# `name: ${slug:${.id}}` in conf/game/{retro,ale}.yaml: the run's name from the id given.
+for name, resolver in (("cpu_count", available_cpus), ("slug", slug)):
+    if not OmegaConf.has_resolver(name):
+        OmegaConf.register_new_resolver(name, resolver)
 
 
 @dataclass
 class GameConfig:
     name: str = MISSING  # the config's name: names run directories and checkpoints/<name>/
-    backend: str = "retro"  # retro: a stable-retro game; memory: the built-in memory task
+    backend: str = "retro"  # retro: stable-retro; ale: Gymnasium's Atari (ale-py); memory: the built-in task
     actions: List[List[str]] = field(default_factory=list)  # the discrete action set: button combos
     frame_skip: int = 4  # emulator frames per agent step (rewards are summed over them)
     sticky_prob: float = 0.0  # chance, per emulator frame, of repeating the previous action
@@ -48,11 +56,24 @@ class GameConfig:
 
 
 @dataclass
-class RetroGameConfig(GameConfig):
+class ScreenGameConfig(GameConfig):
+    crop: List[int] = field(default_factory=lambda: [0, 0, 0, 0])  # pixels cut: top, bottom, left, right
+
+
+@dataclass
+class RetroGameConfig(ScreenGameConfig):
     id: str = MISSING  # stable-retro's game id, e.g. Airstriker-Genesis-v0
     state: Optional[str] = None  # a save state of that game; null: the game's default state
-    crop: List[int] = field(default_factory=lambda: [0, 0, 0, 0])  # pixels cut: top, bottom, left, right
-    turbo: List[str] = field(default_factory=list)  # buttons pressed every other frame while held
+    scenario: Optional[str] = None  # a scenario file of that game (rewards, game over); null: scenario.json
+    turbo: List[str] = field(default_factory=list)  # buttons pressed every other step while held
+    # actions: [] means every button combination stable-retro's integration allows (game=retro)
+
+
+@dataclass
+class AleGameConfig(ScreenGameConfig):
+    backend: str = "ale"
+    id: str = MISSING  # a Gymnasium id of ale-py, e.g. ALE/SpaceInvaders-v5
+    # actions: names from the game's minimal action set, e.g. [[NOOP], [FIRE]]; [] means all of them
 
 
 @dataclass
@@ -118,10 +139,28 @@ class TrainConfig:
     checkpoints_dir: str = "checkpoints"  # where each game's best model is published
 
 
+@dataclass
+class TestConfig:
+    game: Any = MISSING
+    checkpoint: Optional[str] = None  # null: <checkpoints_dir>/<game>/best.pt
+    checkpoints_dir: str = "checkpoints"
+    episodes: int = 3
+    sample: bool = False  # sample actions from the policy instead of taking the most likely one
+    render: bool = False  # a window where there is a display; without one, a video instead
+    record: str = "false"  # false | true (= mp4) | mp4 | gif | both
+    lstm_size: Optional[int] = None  # refuse a checkpoint whose LSTM size differs; null: any
+    seed: int = 0
+
+
+RECORD_FORMATS = {"false": [], "none": [], "true": ["mp4"], "mp4": ["mp4"], "gif": ["gif"], "both": ["mp4", "gif"]}
+
+
 def register_schemas() -> None:
     cs = ConfigStore.instance()
     cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="test_schema", node=TestConfig)
     cs.store(group="schema/game", name="retro", node=RetroGameConfig)
+    cs.store(group="schema/game", name="ale", node=AleGameConfig)
     cs.store(group="schema/game", name="memory", node=MemoryGameConfig)
     cs.store(group="schema/optim", name="adam", node=AdamConfig)
     cs.store(group="schema/optim", name="rmsprop", node=RMSpropConfig)
@@ -136,8 +175,17 @@ def _require(ok: bool, message: str) -> None:
         raise UsageError(message)
 
 
+def validate_test(cfg: dict) -> None:
+    """Check an `a3c test` config; raise UsageError naming the key and the fix."""
+    _require(cfg["episodes"] >= 1, f"episodes={cfg['episodes']}: play at least 1 episode (e.g. episodes=3)")
+    _require(str(cfg["record"]).lower() in RECORD_FORMATS, f"record={cfg['record']}: choose false, true, mp4, gif or both")
+    size = cfg["lstm_size"]
+    _require(size is None or size >= 1, f"lstm_size={size}: must be >= 1, or null to take the checkpoint's")
+    validate_game(cfg["game"])
+
+
 def validate(cfg: dict) -> None:
-    """Check values of a resolved config; raise UsageError naming the key and the fix."""
+    """Check values of a resolved `a3c train` config; raise UsageError naming the key and the fix."""
     _require(cfg["workers"] >= 1, f"workers={cfg['workers']}: need at least 1 worker (e.g. workers=2)")
     _require(cfg["max_frames"] >= 1, f"max_frames={cfg['max_frames']}: must be a positive frame count")
     minutes = cfg["max_minutes"]
@@ -168,16 +216,19 @@ def validate(cfg: dict) -> None:
     _require(model["channels"] >= 1, f"model.channels={model['channels']}: must be >= 1")
     _require(model["lstm_size"] >= 1, f"model.lstm_size={model['lstm_size']}: must be >= 1")
 
-    game = cfg["game"]
-    _require(game["backend"] in ("retro", "memory"), f"game.backend={game['backend']}: must be retro or memory")
-    _require(len(game["actions"]) >= 2, f"game.actions: {game['name']} needs at least 2 actions")
+    validate_game(cfg["game"])
+
+
+def validate_game(game: dict) -> None:
+    _require(game["backend"] in ("retro", "ale", "memory"), f"game.backend={game['backend']}: must be retro, ale or memory")
+    _require(len(game["actions"]) != 1, f"game.actions: {game['name']} needs at least 2 actions (or [] for all)")
     _require(game["frame_skip"] >= 1, f"game.frame_skip={game['frame_skip']}: must be >= 1")
     _require(0 <= game["sticky_prob"] < 1, f"game.sticky_prob={game['sticky_prob']}: must be in [0, 1)")
     _require(game["max_episode_steps"] >= 1, f"game.max_episode_steps={game['max_episode_steps']}: must be >= 1")
     _require(game["reward_scale"] > 0, f"game.reward_scale={game['reward_scale']}: must be > 0")
     clip = game["reward_clip"]
     _require(clip is None or clip > 0, f"game.reward_clip={clip}: must be > 0, or null for no clipping")
-    if game["backend"] == "retro":
+    if game["backend"] in ("retro", "ale"):
         crop = game["crop"]
         _require(len(crop) == 4 and min(crop) >= 0, f"game.crop={crop}: need 4 pixel counts >= 0: top, bottom, left, right")
     else:

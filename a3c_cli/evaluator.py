@@ -24,17 +24,22 @@ log = logging.getLogger("a3c")
 
 
 @torch.no_grad()
-def play_episode(env, model: ActorCritic, greedy: bool = True, seed: int | None = None) -> dict:
-    """One whole episode; returns the game's own score and the length in agent steps."""
-    obs, _ = env.reset(seed=seed)
+def play_episode(env, model: ActorCritic, greedy: bool = True, frames: list | None = None) -> dict:
+    """One whole episode; returns the game's own score and the length in agent steps. With a
+    `frames` list (and an env made with render_mode="rgb_array"), appends every screen shown."""
+    obs, _ = env.reset()
     state = model.initial_state()
     start = torch.ones(1)
     while True:
+        if frames is not None:
+            frames.append(env.render())
         logits, _, state = model(torch.from_numpy(obs).unsqueeze(0), state, start)
         start = torch.zeros(1)
         action = logits[0].argmax() if greedy else Categorical(logits=logits[0]).sample()
         obs, _, terminated, truncated, info = env.step(action.item())
         if terminated or truncated:
+            if frames is not None:
+                frames.append(env.render())
             return {"return": float(info["episode"]["r"]), "length": int(info["episode"]["l"])}
 
 

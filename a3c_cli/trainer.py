@@ -24,7 +24,7 @@ from a3c_cli.config import available_cpus
 from a3c_cli.counters import Counters
 from a3c_cli.errors import RunFailed, UsageError
 from a3c_cli.evaluator import run_evaluator
-from a3c_cli.games.make import check_game
+from a3c_cli.games.make import check_game, resolve_actions
 from a3c_cli.metrics import FILE_ONLY, RunRecords
 from a3c_cli.model import build_model
 from a3c_cli.optim import build_optimizer
@@ -40,6 +40,7 @@ def train(cfg: dict, run_dir: str) -> float:
     run_dir = Path(run_dir)
     cfg = {**cfg, "checkpoints_dir": str(Path(cfg["checkpoints_dir"]).resolve())}
     check_game(cfg["game"])
+    cfg["game"] = resolve_actions(cfg["game"])
     for folder in (run_dir / "checkpoints", Path(cfg["checkpoints_dir"]) / cfg["game"]["name"]):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -128,6 +129,7 @@ class Training:
             self.last_eval = event
             self.best = event["best"]
             self.records.evaluation(self.elapsed(), {k: v for k, v in event.items() if k not in ("improved", "best")})
+            self.refresh_curve()
             if event.get("published"):
                 log.info("new best model: %s", Path(self.cfg["checkpoints_dir"]) / self.cfg["game"]["name"] / "best.pt")
         elif kind == "error":
@@ -135,6 +137,15 @@ class Training:
             if self.failure is None:
                 self.failure = f"{event['who']} failed: {event['traceback'].strip().splitlines()[-1]}"
                 self.usage_error = event["usage"]
+
+    def refresh_curve(self) -> None:
+        """curve.png: evaluation and training return against frames, redrawn at each evaluation."""
+        from a3c_cli.plot import write_curve
+
+        try:
+            write_curve(self.run_dir)
+        except Exception as exc:  # a picture is not worth stopping a run for
+            log.warning("could not draw %s: %s", self.run_dir / "curve.png", exc)
 
     # -- the run ------------------------------------------------------------------------------
 

@@ -18,6 +18,13 @@ from a3c_cli.config import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 GAMES = sorted(p.stem for p in (REPO / "conf" / "game").glob("*.yaml"))
+# game files that play any game of their backend need its id
+GAME_OVERRIDES = {"retro": ["game.id=Airstriker-Genesis-v0"], "ale": ["game.id=ALE/Pong-v5"]}
+
+
+def game_config(name: str, *overrides: str) -> dict:
+    """The resolved config of `a3c train game=<name>`, with an id for the open-ended game files."""
+    return config(f"game={name}", *GAME_OVERRIDES.get(name, []), *overrides)
 
 
 def config(*overrides: str) -> dict:

@@ -1,6 +1,5 @@
 """Real training runs through the real command line: emulators, worker processes, the evaluator."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -48,6 +47,7 @@ def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
     assert published["best_return"] == best["best_return"]
 
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert (run / "curve.png").stat().st_size > 10_000
     log = (run / "train.log").read_text()
     assert "evaluation at" in log and "stopped (max_frames)" in log
 
@@ -129,3 +129,14 @@ def test_a_config_error_only_the_emulator_reveals_is_one_line_and_exit_2(tmp_pat
         "a3c train: error: game.crop=[200, 100, 0, 0] leaves nothing of the 224x320 frame: crop less"]
     assert "Traceback" not in result.stdout
     assert "Traceback" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_the_ale_backend_trains(tmp_path):
+    result = a3c(*run_args(tmp_path, "game=ale", "game.id=ALE/Breakout-v5", "workers=2", "max_frames=4000",
+                           "eval_episodes=1", "game.max_episode_steps=200"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    latest = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
+    assert latest["game"] == "ALE-Breakout-v5"
+    assert latest["actions"] == [["NOOP"], ["FIRE"], ["RIGHT"], ["LEFT"]]  # ALE's minimal set, spelled out
+    assert latest["counters"]["frames"] >= 4000
+    assert records(tmp_path / "run", "eval")[-1]["final"]

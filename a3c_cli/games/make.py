@@ -1,13 +1,20 @@
 """Game config -> a Gymnasium environment that yields (1, S, S) uint8 frames and takes a discrete
-action index. Called inside worker and evaluator processes: one emulator per process."""
+action index. Environments are made inside worker and evaluator processes: one emulator each."""
 
 from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
 
 import gymnasium as gym
 from gymnasium.wrappers import RecordEpisodeStatistics, TimeLimit, TransformReward
 
+from a3c_cli.errors import UsageError
 from a3c_cli.games.memory import CueMemoryTask
-from a3c_cli.games.wrappers import ButtonCombos, GrayCropResize, StickyFrameSkip, scale_and_clip
+from a3c_cli.games.wrappers import ActionSubset, ButtonCombos, GrayCropResize, StickyFrameSkip, scale_and_clip
+
+log = logging.getLogger("a3c")
 
 
 def check_game(game: dict) -> None:
@@ -16,22 +23,71 @@ def check_game(game: dict) -> None:
         from a3c_cli.games.roms import check_game as check_retro_game
 
         check_retro_game(game)
+    elif game["backend"] == "ale":
+        register_ale()
+        try:
+            gym.spec(game["id"])
+        except gym.error.Error as exc:
+            raise UsageError(f"game.id={game['id']}: not a Gymnasium Atari id (they look like ALE/SpaceInvaders-v5)") from exc
+
+
+def register_ale() -> None:
+    import ale_py
+
+    gym.register_envs(ale_py)
+
+
+def resolve_actions(game: dict) -> dict:
+    """The game config with its action set spelled out. `actions: []` means all of them: every
+    button combination the stable-retro integration allows, or ALE's minimal action set. Asking
+    the emulator takes a short-lived process (stable-retro allows one emulator per process)."""
+    if game["actions"]:
+        return game
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        actions = pool.submit(all_actions, game).result()
+    if game["backend"] == "retro":
+        log.warning("%s has no action set of its own: using all %d button combinations stable-retro allows "
+                    "(a game file with a short list, see conf/game/, learns faster)", game["id"], len(actions))
+    return {**game, "actions": actions}
+
+
+def all_actions(game: dict) -> list[list[str]]:
+    if game["backend"] == "ale":
+        register_ale()
+        env = gym.make(game["id"])
+        return [[meaning] for meaning in env.unwrapped.get_action_meanings()]
+    import stable_retro as retro
+
+    env = retro.make(game["id"], state=game["state"] or retro.State.DEFAULT, render_mode=None,
+                     use_restricted_actions=retro.Actions.DISCRETE)
+    buttons = env.unwrapped.buttons
+    return [[b for b, pressed in zip(buttons, env.unwrapped.action_to_array(a)[0]) if pressed and b]
+            for a in range(env.action_space.n)]
 
 
 def make_env(game: dict, frame_size: int, render_mode: str | None = None) -> gym.Env:
     """The environment stack. `info["episode"]["r"]` at an episode's end is the game's own score;
     the reward the agent learns from is scaled and clipped as the game config says."""
-    if game["backend"] == "memory":
-        env = CueMemoryTask(game["delay"], frame_size, render_mode=render_mode)
+    backend = game["backend"]
+    if backend == "ale":
+        register_ale()  # ALE skips frames and repeats sticky actions itself, in C++
+        env = gym.make(game["id"], frameskip=game["frame_skip"], repeat_action_probability=game["sticky_prob"],
+                       full_action_space=False, render_mode=render_mode).unwrapped
+        env = ActionSubset(env, [names[0] for names in game["actions"]], env.get_action_meanings())
     else:
-        import stable_retro as retro
+        if backend == "memory":
+            env = CueMemoryTask(game["delay"], frame_size, render_mode=render_mode)
+        else:
+            import stable_retro as retro
 
-        state = game["state"] if game["state"] is not None else retro.State.DEFAULT
-        env = retro.make(game["id"], state=state, render_mode=render_mode, use_restricted_actions=retro.Actions.ALL)
-    if game["frame_skip"] > 1 or game["sticky_prob"] > 0:
-        env = StickyFrameSkip(env, game["frame_skip"], game["sticky_prob"])
-    if game["backend"] == "retro":  # after the skip: one action choice and one small frame per agent step
-        env = ButtonCombos(env, game["actions"], env.unwrapped.buttons, game["turbo"])
+            state = game["state"] if game["state"] is not None else retro.State.DEFAULT
+            env = retro.make(game["id"], state=state, scenario=game["scenario"], render_mode=render_mode,
+                             use_restricted_actions=retro.Actions.ALL)
+        if game["frame_skip"] > 1 or game["sticky_prob"] > 0:
+            env = StickyFrameSkip(env, game["frame_skip"], game["sticky_prob"])
+        if backend == "retro":
+            env = ButtonCombos(env, game["actions"], env.unwrapped.buttons, game["turbo"])
+    if backend != "memory":  # after the skip: one small frame per agent step
         env = GrayCropResize(env, frame_size, game["crop"])
     env = TimeLimit(env, game["max_episode_steps"])
     env = RecordEpisodeStatistics(env)

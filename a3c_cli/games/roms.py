@@ -6,20 +6,39 @@ process must stay free of them so workers and later jobs of a sweep can start th
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import stable_retro as retro
+from omegaconf import OmegaConf
 
+from a3c_cli.config import CONFIG_DIR
 from a3c_cli.errors import UsageError
 
 log = logging.getLogger(__name__)
 
+# sha1 -> (game id, ROM extension, data folder): what retro.data.get_known_hashes() returns
+KnownHashes = Mapping[str, tuple[str, str, str]]
+
+# Backends whose configs need no import: memory draws its own frames, ale-py ships its ROMs.
+NEEDS_NO_IMPORT = ("memory", "ale")
+
 
 def system_of(game_id: str) -> str:
     """Airstriker-Genesis-v0 -> Genesis."""
-    base = game_id[: -len("-v0")] if game_id.endswith("-v0") else game_id
-    return base.rsplit("-", 1)[-1]
+    return name_of(game_id).rsplit("-", 1)[-1]
+
+
+def name_of(game_id: str) -> str:
+    """Airstriker-Genesis-v0 -> Airstriker-Genesis: the name of its config file."""
+    return game_id[: -len("-v0")] if game_id.endswith("-v0") else game_id
 
 
 def rom_present(game_id: str) -> bool:
@@ -37,12 +56,105 @@ def ale_rom_files() -> list[Path]:
     return sorted((Path(ale_py.__file__).parent / "roms").glob("*.bin"))
 
 
+@dataclass
+class ImportedRom:
+    game: str  # stable-retro's game id
+    source: str  # the file it came from; inside a zip: archive.zip/inner/file
+    already_present: bool  # the same ROM was there before: nothing was written
+
+
+@dataclass
+class ImportReport:
+    imported: list[ImportedRom] = field(default_factory=list)
+    unrecognised: list[str] = field(default_factory=list)  # files whose hash stable-retro does not know
+
+
+def import_roms(paths: list[str], known_hashes: KnownHashes | None = None) -> ImportReport:
+    """Import the ROMs among files, folders (walked recursively) and zip files (nested too), matched
+    by stable-retro's known hashes and written as its `import_path` script does: `rom<ext>` in
+    `<data folder>/<game>/`, and the `original_rom_name` of the game's metadata.json when it has one.
+
+    A zip whose own hash is known (an Arcade set) is imported whole, without looking inside.
+    known_hashes defaults to retro.data.get_known_hashes(); tests pass one aimed at a tmp folder.
+    """
+    for path in paths:  # all of them first, so a typo imports nothing
+        if not os.path.exists(path):
+            raise UsageError(f"{path}: no such file or folder")
+    known = retro.data.get_known_hashes() if known_hashes is None else known_hashes
+    report = ImportReport()
+    for path in paths:
+        for file in _files_under(path):
+            with open(file, "rb") as f:
+                _import_file(file, f, known, report)
+    return report
+
+
+def _files_under(path: str) -> list[str]:
+    if not os.path.isdir(path):
+        return [path]
+    files = []
+    for root, dirs, names in os.walk(path):
+        dirs.sort()  # a stable order, for a report that reads the same every time
+        files += [os.path.join(root, name) for name in sorted(names)]
+    return files
+
+
+def _import_file(source: str, f: BinaryIO, known: KnownHashes, report: ImportReport) -> None:
+    if _import_if_known(source, f, known, report):
+        return
+    if not source.lower().endswith(".zip"):
+        report.unrecognised.append(source)
+        return
+    f.seek(0)
+    try:
+        with zipfile.ZipFile(f) as archive:
+            for entry in archive.infolist():
+                if not entry.is_dir():
+                    with archive.open(entry) as inner:
+                        _import_file(f"{source}/{entry.filename}", inner, known, report)
+    except zipfile.BadZipFile:
+        report.unrecognised.append(source)
+
+
+def _import_if_known(source: str, f: BinaryIO, known: KnownHashes, report: ImportReport) -> bool:
+    try:
+        data, sha1 = retro.data.groom_rom(os.path.basename(source), f)  # the name says .nes/.smd
+    except (OSError, ValueError):  # unreadable, or bigger than any ROM
+        return False
+    if sha1 not in known:
+        return False
+    game, ext, data_folder = known[sha1]
+    game_dir = Path(data_folder) / game
+    already_present = not _write_if_changed(game_dir / f"rom{ext}", data)
+    original_name = _original_rom_name(game_dir)
+    if original_name:
+        _write_if_changed(game_dir / original_name, data)
+    report.imported.append(ImportedRom(game, source, already_present))
+    return True
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Write unless the file already holds these bytes (a running emulator may be reading it)."""
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    path.write_bytes(data)
+    return True
+
+
+def _original_rom_name(game_dir: Path) -> str | None:
+    """The file name some cores (FBNeo) load the ROM by, from the game's metadata.json."""
+    try:
+        return json.loads((game_dir / "metadata.json").read_text()).get("original_rom_name")
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def import_ale_roms() -> list[str]:
     """Import every ale-py ROM whose hash stable-retro knows; return the games that were missing
     before and are present now."""
     games = [g for g in retro.data.list_games() if system_of(g) == "Atari2600"]
     missing = [g for g in games if not rom_present(g)]
-    retro.data.merge(*map(str, ale_rom_files()))
+    import_roms([str(p) for p in ale_rom_files()])
     return [g for g in missing if rom_present(g)]
 
 
@@ -61,7 +173,7 @@ def ensure_rom(game_id: str) -> None:
             return
     raise UsageError(
         f"the ROM of {game_id} ({system}) is not imported: import the ROM file you own with "
-        f"`python -m stable_retro.import /path/to/your/roms`"
+        f"`a3c roms import /path/to/rom-or-folder`"
     )
 
 
@@ -77,3 +189,58 @@ def check_game(game: dict) -> None:
         for button in combo:
             if button not in buttons:
                 raise UsageError(f"game.actions: '{button}' is no {system_of(game_id)} button; use {', '.join(buttons)}")
+
+
+def game_rows(filter: str | None = None) -> list[dict]:
+    """One row per stable-retro game and per config file in conf/game that is no stable-retro game
+    (memory, and generic ones such as retro or ale), configured first, then by name.
+
+    Each row: id (stable-retro's id; None for a config that is no stable-retro game), name (the id
+    without -v0: the config file's name), system (Genesis, Atari2600, ...; "built-in" for the memory
+    task, "-" for other configs), rom (bool: present; a config of a backend in NEEDS_NO_IMPORT counts
+    as present, any other as missing since its game is picked on the command line), states (list),
+    has_config (bool). filter keeps the rows whose name or system contains it, ignoring case.
+    """
+    configs = {p.stem: p for p in (Path(CONFIG_DIR) / "game").glob("*.yaml")}
+    games = retro.data.list_games()
+    rows = [_retro_row(g, name_of(g) in configs) for g in games if _matches(filter, name_of(g), system_of(g))]
+    other_configs = [configs[name] for name in set(configs) - {name_of(g) for g in games}]
+    rows += [row for row in map(_config_row, other_configs) if _matches(filter, row["name"], row["system"])]
+    return sorted(rows, key=lambda row: (not row["has_config"], row["name"].lower()))
+
+
+def _matches(filter: str | None, name: str, system: str) -> bool:
+    return filter is None or filter.lower() in name.lower() or filter.lower() in system.lower()
+
+
+def _retro_row(game_id: str, has_config: bool) -> dict:
+    return {
+        "id": game_id,
+        "name": name_of(game_id),
+        "system": system_of(game_id),
+        "rom": rom_present(game_id),
+        "states": retro.data.list_states(game_id),
+        "has_config": has_config,
+    }
+
+
+def _config_row(config: Path) -> dict:
+    backend = _backend_of(config)
+    return {
+        "id": None,
+        "name": config.stem,
+        "system": "built-in" if backend == "memory" else "-",
+        "rom": backend in NEEDS_NO_IMPORT,
+        "states": [],
+        "has_config": True,
+    }
+
+
+def _backend_of(config: Path) -> str | None:
+    """The backend a game config names, from its schema in the defaults list: /schema/game/<backend>."""
+    content = OmegaConf.load(config)  # read, not resolved: interpolations and ??? stay as they are
+    for entry in content.get("defaults", []):
+        found = re.match(r"/?schema/game/(\w+)", entry) if isinstance(entry, str) else None
+        if found:
+            return found.group(1)
+    return content.get("backend")

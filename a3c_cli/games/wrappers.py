@@ -27,6 +27,21 @@ class ButtonCombos(gym.ActionWrapper):
         return (self._released_pads if self._odd_step else self._pads)[int(action)]
 
 
+class ActionSubset(gym.ActionWrapper):
+    """Discrete action i is the environment's action named names[i] (ALE's action meanings)."""
+
+    def __init__(self, env: gym.Env, names: list[str], meanings: list[str]):
+        super().__init__(env)
+        unknown = [n for n in names if n not in meanings]
+        if unknown:
+            raise UsageError(f"game.actions: {', '.join(unknown)} not in this game's actions {', '.join(meanings)}")
+        self._indices = [meanings.index(n) for n in names]
+        self.action_space = gym.spaces.Discrete(len(names))
+
+    def action(self, action):
+        return self._indices[int(action)]
+
+
 class StickyFrameSkip(gym.Wrapper):
     """Repeats each action for `skip` emulator frames and sums their rewards. With `sticky_prob`,
     every frame keeps the previous frame's action with that probability (Machado et al. 2018,

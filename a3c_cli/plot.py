@@ -1,0 +1,182 @@
+"""Learning curves: the returns in runs' metrics.jsonl against emulator frames, in one image.
+
+`a3c plot RUN_DIR...` overlays runs (a sweep folder brings all of its runs); the trainer calls
+write_curve after each evaluation, so every run directory holds an up-to-date curve.png.
+Figures are made without pyplot: no display, no global figure list to leak into, and savefig
+renders with Agg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from itertools import cycle
+from pathlib import Path
+
+import yaml
+from matplotlib import colormaps
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import EngFormatter
+
+from a3c_cli.errors import UsageError
+from a3c_cli.files import atomic_path
+
+METRICS = "metrics.jsonl"
+TRAINING_WINDOW = 20  # episodes in the running mean of training returns: single episodes are noisy
+LEGEND_ROW_INCHES = 0.22
+
+
+def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
+    """(train records, eval records) in file order. The last line may be cut short because the
+    trainer is writing it: it is left out; a bad line anywhere else is a damaged file."""
+    path = Path(run_dir) / METRICS
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines):
+                raise UsageError(f"{path} line {number} is not a JSON record: the file is damaged") from None
+    return [r for r in records if r["kind"] == "train"], [r for r in records if r["kind"] == "eval"]
+
+
+def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path:
+    """One colour per run: greedy evaluation returns (mean line, min-max band) and, lighter, the
+    running mean of training episode returns, against emulator frames."""
+    colours = run_colours(len(run_dirs))
+    figure = Figure(figsize=(10, 5.5 + LEGEND_ROW_INCHES * (2 + len(run_dirs))), layout="constrained")
+    axes = figure.add_subplot()
+    labels = []
+    for run_dir, colour in zip(run_dirs, colours):
+        train, evals = read_metrics(run_dir)
+        draw_training(axes, train, colour)
+        draw_evaluations(axes, evals, colour)
+        labels.append(run_label(run_dir) + ("" if train or evals else "  (no records yet)"))
+    axes.set_xlabel("frames")
+    axes.set_ylabel("return (game score)")
+    axes.xaxis.set_major_formatter(EngFormatter(sep=""))  # 1.5M, not 1.5 with 1e6 in a corner
+    axes.grid(alpha=0.3)
+    axes.set_title(title or default_title(run_dirs))
+    style_handles, style_labels = style_key()
+    run_handles = [Line2D([], [], color=colour, lw=2) for colour in colours]
+    # below the axes, where it covers no curve
+    figure.legend(style_handles + run_handles, style_labels + labels, loc="outside lower center", frameon=False, fontsize=9)
+    return save_figure(figure, Path(out))
+
+
+def write_curve(run_dir: str | Path) -> Path:
+    """run_dir/curve.png for this one run."""
+    run_dir = Path(run_dir)
+    return plot_runs([run_dir], run_dir / "curve.png")
+
+
+def draw_training(axes: Axes, train: list[dict], colour) -> None:
+    frames, means = training_curve(train)
+    axes.plot(frames, means, color=colour, alpha=0.45, lw=1, zorder=1)
+
+
+def training_curve(train: list[dict]) -> tuple[list[int], list[float]]:
+    """At each interval in which episodes ended: its frames and the mean of the last
+    TRAINING_WINDOW episode returns so far."""
+    returns: list[float] = []
+    frames, means = [], []
+    for record in train:
+        if record["episode_returns"]:
+            returns += record["episode_returns"]
+            recent = returns[-TRAINING_WINDOW:]
+            frames.append(record["frames"])
+            means.append(sum(recent) / len(recent))
+    return frames, means
+
+
+def draw_evaluations(axes: Axes, evals: list[dict], colour) -> None:
+    frames = [r["frames"] for r in evals]
+    stats = [r["eval_return"] for r in evals]
+    axes.fill_between(frames, [s["min"] for s in stats], [s["max"] for s in stats], color=colour, alpha=0.18, lw=0, zorder=2)
+    axes.plot(frames, [s["mean"] for s in stats], color=colour, lw=2, marker="o", ms=3.5, zorder=3)
+
+
+def style_key() -> tuple[list, list[str]]:
+    """Legend entries, in grey, that say what the line styles mean: the colours are the runs."""
+    evaluation = (Patch(color="0.35", alpha=0.18, lw=0), Line2D([], [], color="0.35", lw=2, marker="o", ms=3.5))
+    training = Line2D([], [], color="0.35", alpha=0.45, lw=1)
+    return ([evaluation, training],
+            ["greedy evaluation: mean, band from min to max", f"training episodes: running mean of the last {TRAINING_WINDOW}"])
+
+
+def run_colours(count: int) -> list:
+    palette = colormaps["tab10" if count <= 10 else "tab20"].colors
+    return [colour for colour, _ in zip(cycle(palette), range(count))]
+
+
+def run_label(run_dir: Path) -> str:
+    """The directory's name and the command-line overrides it was trained with."""
+    overrides = hydra_file(run_dir, "overrides.yaml") or []
+    return " ".join([run_dir.name, *overrides])
+
+
+def default_title(run_dirs: list[Path]) -> str:
+    """The games the runs played, each once."""
+    games = dict.fromkeys(filter(None, map(game_name, run_dirs)))
+    return ", ".join(games) or "learning curves"
+
+
+def game_name(run_dir: Path) -> str | None:
+    config = hydra_file(run_dir, "config.yaml") or {}
+    return config.get("game", {}).get("name")
+
+
+def hydra_file(run_dir: Path, name: str):
+    """The parsed run_dir/.hydra/<name> that Hydra writes for each run, None without one."""
+    path = Path(run_dir) / ".hydra" / name
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def save_figure(figure: Figure, out: Path) -> Path:
+    formats = figure.canvas.get_supported_filetypes()
+    kind = out.suffix.lower().lstrip(".")
+    if kind not in formats:
+        raise UsageError(f"cannot write a plot as '{out.suffix or out.name}': use one of {', '.join('.' + f for f in formats)}")
+    with atomic_path(out) as tmp:
+        figure.savefig(tmp, format=kind, dpi=100)
+    return out
+
+
+
+def plot_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="a3c plot", description="Overlay the learning curves of runs in one image.")
+    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
+                        help="a run directory (it holds metrics.jsonl) or a folder of runs, such as a sweep")
+    parser.add_argument("-o", "--output", type=Path, default=Path("curves.png"),
+                        help="the image to write; its suffix picks the format (default: curves.png)")
+    parser.add_argument("--title", help="the plot's title (default: the games' names)")
+    args = parser.parse_args(argv)
+    print(plot_runs(find_runs(args.run_dirs), args.output, args.title))
+    return 0
+
+
+def find_runs(paths: list[Path]) -> list[Path]:
+    """The run directories the paths name, each once, in the order given."""
+    runs: list[Path] = []
+    for path in paths:
+        found = runs_under(path)
+        if not found:
+            raise UsageError(f"no {METRICS} under {path}: give run directories written by `a3c train`, or a folder of them")
+        runs += [run for run in found if run not in runs]
+    return runs
+
+
+def runs_under(path: Path) -> list[Path]:
+    if (path / METRICS).is_file():
+        return [path]
+    return sorted((metrics.parent for metrics in path.rglob(METRICS)), key=natural_order)
+
+
+def natural_order(path: Path) -> list:
+    """Sort a sweep's runs 0, 1, 2, ..., 10 rather than 0, 1, 10, 2."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
