@@ -58,6 +58,7 @@ class GameConfig:
 @dataclass
 class ScreenGameConfig(GameConfig):
     crop: List[int] = field(default_factory=lambda: [0, 0, 0, 0])  # pixels cut: top, bottom, left, right
+    serve: Optional[List[str]] = None  # an action taken at an episode's start and after each life lost
 
 
 @dataclass
@@ -231,5 +232,8 @@ def validate_game(game: dict) -> None:
     if game["backend"] in ("retro", "ale"):
         crop = game["crop"]
         _require(len(crop) == 4 and min(crop) >= 0, f"game.crop={crop}: need 4 pixel counts >= 0: top, bottom, left, right")
+        serve = game["serve"]
+        _require(serve is None or not game["actions"] or serve in game["actions"],
+                 f"game.serve={serve}: must be one of game.actions, or null")
     else:
         _require(game["delay"] >= 0, f"game.delay={game['delay']}: must be >= 0")

@@ -12,7 +12,8 @@ from gymnasium.wrappers import RecordEpisodeStatistics, TimeLimit, TransformRewa
 
 from a3c_cli.errors import UsageError
 from a3c_cli.games.memory import CueMemoryTask
-from a3c_cli.games.wrappers import ActionSubset, ButtonCombos, GrayCropResize, StickyFrameSkip, scale_and_clip
+from a3c_cli.games.wrappers import (ActionSubset, ButtonCombos, GrayCropResize, ServeAfterLifeLost, StickyFrameSkip,
+                                    scale_and_clip)
 
 log = logging.getLogger("a3c")
 
@@ -41,14 +42,21 @@ def resolve_actions(game: dict) -> dict:
     """The game config with its action set spelled out. `actions: []` means all of them: every
     button combination the stable-retro integration allows, or ALE's minimal action set. Asking
     the emulator takes a short-lived process (stable-retro allows one emulator per process)."""
-    if game["actions"]:
-        return game
+    if not game["actions"]:
+        game = {**game, "actions": ask_for_all_actions(game)}
+    serve = game.get("serve")
+    if serve is not None and serve not in game["actions"]:
+        raise UsageError(f"game.serve={serve} is not one of the game's actions: {game['actions']}")
+    return game
+
+
+def ask_for_all_actions(game: dict) -> list[list[str]]:
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         actions = pool.submit(all_actions, game).result()
     if game["backend"] == "retro":
         log.warning("%s has no action set of its own: using all %d button combinations stable-retro allows "
                     "(a game file with a short list, see conf/game/, learns faster)", game["id"], len(actions))
-    return {**game, "actions": actions}
+    return actions
 
 
 def all_actions(game: dict) -> list[list[str]]:
@@ -87,8 +95,10 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None) -> gym
             env = StickyFrameSkip(env, game["frame_skip"], game["sticky_prob"])
         if backend == "retro":
             env = ButtonCombos(env, game["actions"], env.unwrapped.buttons, game["turbo"])
-    if backend != "memory":  # after the skip: one small frame per agent step
-        env = GrayCropResize(env, frame_size, game["crop"])
+    if backend != "memory":
+        if game["serve"] is not None:
+            env = ServeAfterLifeLost(env, game["actions"].index(game["serve"]))
+        env = GrayCropResize(env, frame_size, game["crop"])  # after the skip: one small frame per agent step
     env = TimeLimit(env, game["max_episode_steps"])
     env = RecordEpisodeStatistics(env)
     return TransformReward(env, scale_and_clip(game["reward_scale"], game["reward_clip"]))

@@ -42,6 +42,31 @@ class ActionSubset(gym.ActionWrapper):
         return self._indices[int(action)]
 
 
+class ServeAfterLifeLost(gym.Wrapper):
+    """Takes the `serve` action for one step when an episode starts and after each life lost
+    (OpenAI baselines' FireResetEnv). Games such as Breakout wait for FIRE: a greedy agent that
+    never presses it would stand still until the step limit. `info["lives"]` tells lives."""
+
+    def __init__(self, env: gym.Env, serve: int):
+        super().__init__(env)
+        self.serve = serve
+        self._lives = 0
+
+    def reset(self, *, seed=None, options=None):
+        self.env.reset(seed=seed, options=options)
+        obs, _, _, _, info = self.env.step(self.serve)
+        self._lives = info.get("lives", 0)
+        return obs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if not (terminated or truncated) and info.get("lives", 0) < self._lives:
+            obs, served_reward, terminated, truncated, info = self.env.step(self.serve)
+            reward += served_reward
+        self._lives = info.get("lives", 0)
+        return obs, reward, terminated, truncated, info
+
+
 class StickyFrameSkip(gym.Wrapper):
     """Repeats each action for `skip` emulator frames and sums their rewards. With `sticky_prob`,
     every frame keeps the previous frame's action with that probability (Machado et al. 2018,
