@@ -108,3 +108,10 @@ def test_memory_task_pays_only_the_choice_matching_the_cue():
         assert np.count_nonzero(obs) > 0  # the question frame
         _, reward, terminated, _, _ = env.step(side)
         assert reward == 1.0 and terminated
+
+
+def test_an_unknown_state_or_scenario_names_the_ones_there_are():
+    with pytest.raises(UsageError, match="Level1"):
+        check_game({**config()["game"], "state": "Level9"})
+    with pytest.raises(UsageError, match="has the scenarios scenario"):
+        check_game({**config()["game"], "scenario": "contest"})

@@ -184,6 +184,9 @@ def check_game(game: dict) -> None:
     states = retro.data.list_states(game_id)
     if game["state"] is not None and game["state"] not in states:
         raise UsageError(f"game.state={game['state']}: {game_id} has the states {', '.join(states)}")
+    scenarios = retro.data.list_scenarios(game_id)
+    if game["scenario"] is not None and game["scenario"] not in scenarios:
+        raise UsageError(f"game.scenario={game['scenario']}: {game_id} has the scenarios {', '.join(scenarios)}")
     buttons = [b for b in retro.data.EMU_INFO[system_of(game_id)]["buttons"] if b]
     for combo in [*game["actions"], game["turbo"]]:
         for button in combo:
