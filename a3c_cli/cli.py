@@ -118,6 +118,8 @@ def precheck(command: str, args: list[str]) -> None:
     parsed = get_args_parser().parse_args(args)
     if parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion:
         return
+    if parsed.config_dir or parsed.config_path or parsed.config_name:
+        return  # configs from elsewhere: Hydra composes and reports them itself
     try:
         overrides = OverridesParser.create().parse_overrides(parsed.overrides)
     except HydraException as exc:
@@ -133,12 +135,16 @@ def precheck(command: str, args: list[str]) -> None:
         for job in jobs:
             try:
                 cfg = compose(config_name, overrides=job, return_hydra_config=True)
+                with open_dict(cfg):
+                    del cfg["hydra"]  # the job's config is what gets validated
+                if parsed.cfg is None:
+                    check(resolved(cfg))
+            except UsageError:
+                raise
             except HydraException as exc:
                 raise UsageError(explain_composition_error(exc, command)) from exc
-            with open_dict(cfg):
-                del cfg["hydra"]  # the job's config is what gets validated
-            if parsed.cfg is None:
-                check(resolved(cfg))
+            except Exception:
+                return  # something only a running job can resolve (${hydra:...}): Hydra reports it
 
 
 def explain_composition_error(exc: Exception, command: str) -> str:

@@ -36,7 +36,8 @@ JOIN_SECONDS = 10.0  # a worker finishes its rollout and update well within this
 
 
 def train(cfg: dict, run_dir: str) -> float:
-    """Run one training job; return the best greedy evaluation return (what sweepers maximise)."""
+    """Run one training job; return the best greedy evaluation return (what sweepers maximise),
+    -inf if no evaluation finished."""
     run_dir = Path(run_dir)
     cfg = {**cfg, "checkpoints_dir": str(Path(cfg["checkpoints_dir"]).resolve())}
     check_game(cfg["game"])
@@ -270,4 +271,5 @@ class Training:
             raise RunFailed(f"{self.failure} (the traceback is in {self.run_dir / 'train.log'})")
         if reason == "interrupted":
             sys.exit(130)
-        return self.best if self.best is not None else math.nan
+        # -inf, not NaN, when nothing was evaluated: sweepers (Optuna) rank -inf and fail on NaN
+        return self.best if self.best is not None else -math.inf
