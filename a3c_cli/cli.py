@@ -8,17 +8,23 @@ not a traceback after processes have started.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import logging
+import math
 import os
 import re
 import sys
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
-from a3c_cli.config import CONFIG_DIR, validate, validate_test
+from a3c_cli.config import CONFIG_DIR, available_cpus, validate, validate_test
 from a3c_cli.errors import RunFailed, UsageError
+
+log = logging.getLogger("a3c")
 
 USAGE = """\
 usage: a3c <command> [args] [--debug]
@@ -29,6 +35,7 @@ commands:
   games    list games: config files, stable-retro's games, ROMs present (a3c games sonic)
   roms     import ROMs into stable-retro (a3c roms import PATH..., a3c roms import --atari)
   plot     overlay the learning curves of runs in one PNG (a3c plot RUN_DIR...)
+  report   rank the runs of a sweep or any run directories, best first (a3c report SWEEP_DIR)
 
 train and test are Hydra apps: `a3c train --help` lists the config groups and keys,
 `a3c train --cfg job` prints the composed config, `a3c train -m key=a,b` sweeps.
@@ -43,7 +50,9 @@ def train_app(cfg: DictConfig) -> float:
     with reported_errors("train"):
         plain = resolved(cfg)
         validate(plain)
+        share_cores_between_jobs(plain)
         return train(plain, HydraConfig.get().runtime.output_dir)
+    return -math.inf  # only reached by a failed job of a sweep: reported, and the sweep goes on
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="test")
@@ -54,6 +63,7 @@ def test_app(cfg: DictConfig) -> float:
         plain = resolved(cfg)
         validate_test(plain)
         return play(plain, HydraConfig.get().runtime.output_dir)["return"]["mean"]
+    return -math.inf
 
 
 # command -> (Hydra app, its config's name, the check of a resolved config)
@@ -64,6 +74,7 @@ PLAIN_COMMANDS = {
     "games": "a3c_cli.catalog:games_command",
     "roms": "a3c_cli.catalog:roms_command",
     "plot": "a3c_cli.plot:plot_command",
+    "report": "a3c_cli.sweep:report_command",
 }
 
 
@@ -79,7 +90,8 @@ def resolved(cfg: DictConfig) -> dict:
 
 class reported_errors:
     """Turns a UsageError (exit code 2) or RunFailed (exit code 1) into one line on stderr; --debug
-    lets the traceback through instead."""
+    lets the traceback through instead. In a job of a sweep the line is also kept in the job's
+    result.json, and the exception is swallowed so that the sweep goes on to the next job."""
 
     def __init__(self, command: str):
         self.command = command
@@ -90,8 +102,34 @@ class reported_errors:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None or not issubclass(exc_type, (UsageError, RunFailed)) or _debug():
             return False
+        if in_sweep():
+            from a3c_cli.sweep import write_job_result
+
+            run_dir = HydraConfig.get().runtime.output_dir
+            print(f"a3c {self.command}: error in {run_dir}: {exc}", file=sys.stderr)
+            write_job_result(run_dir, "failed", None, str(exc))
+            return True
         print(f"a3c {self.command}: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+
+
+def in_sweep() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def share_cores_between_jobs(cfg: dict) -> None:
+    """Under joblib's launcher several jobs train at once on this machine: unless `workers` was
+    given, each job gets its share of the cores instead of one worker per core."""
+    hydra_cfg = HydraConfig.get()
+    if not in_sweep() or "joblib" not in hydra_cfg.launcher.get("_target_", "").lower():
+        return
+    if any(o.startswith("workers=") for o in hydra_cfg.overrides.task):
+        return
+    n_jobs = hydra_cfg.launcher.n_jobs
+    cores = available_cpus()
+    cfg["workers"] = max(1, cores // (cores if n_jobs < 0 else n_jobs))
+    log.info("joblib runs %s jobs at once: %d workers per job on %d cores", "one per core" if n_jobs < 0 else n_jobs,
+             cfg["workers"], cores)
 
 
 def _debug() -> bool:
@@ -132,6 +170,8 @@ def precheck(command: str, args: list[str]) -> None:
     else:
         jobs = [parsed.overrides]
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        if parsed.multirun:
+            check_sweep_plugins(compose, config_name, [o for o in parsed.overrides if o.startswith("hydra")])
         for job in jobs:
             try:
                 cfg = compose(config_name, overrides=job, return_hydra_config=True)
@@ -145,6 +185,33 @@ def precheck(command: str, args: list[str]) -> None:
                 raise UsageError(explain_composition_error(exc, command)) from exc
             except Exception:
                 return  # something only a running job can resolve (${hydra:...}): Hydra reports it
+
+
+PLUGINS = {"hydra_plugins.hydra_joblib_launcher": "hydra-joblib-launcher",
+           "hydra_plugins.hydra_submitit_launcher": "hydra-submitit-launcher",
+           "hydra_plugins.hydra_optuna_sweeper": "hydra-optuna-sweeper",
+           "hydra_plugins.hydra_ray_launcher": "hydra-ray-launcher"}
+
+
+def check_sweep_plugins(compose, config_name: str, hydra_overrides: list[str]) -> None:
+    """The launcher and sweeper a sweep names must be installed; Optuna must maximise."""
+    from hydra.errors import HydraException
+
+    try:
+        hydra_cfg = compose(config_name, overrides=hydra_overrides, return_hydra_config=True).hydra
+    except HydraException:
+        return  # reported with the job's own composition below
+    for part in ("launcher", "sweeper"):
+        module = hydra_cfg[part]["_target_"].rsplit(".", 2)[0]
+        if importlib.util.find_spec(module.split(".")[0]) and importlib.util.find_spec(module) is None:
+            package = PLUGINS.get(module, module)
+            extra = "ray" if "ray" in package else "sweeps"
+            raise UsageError(f"hydra/{part}={hydra_cfg.runtime.choices[f'hydra/{part}']} needs the Hydra plugin {package}: "
+                             f"pip install '{package}' (or the extra: pip install 'a3c-cli[{extra}]')")
+    sweeper = hydra_cfg.sweeper
+    if "Optuna" in sweeper["_target_"] and str(sweeper.get("direction")).endswith("minimize"):
+        print("a3c train: warning: Optuna minimises by default, and a3c train returns the evaluation return: "
+              "add hydra.sweeper.direction=maximize, or use hydra/sweeper=a3c_optuna", file=sys.stderr)
 
 
 def explain_composition_error(exc: Exception, command: str) -> str:
@@ -190,6 +257,10 @@ def main(argv: list[str] | None = None) -> None:
         precheck(command, args)
     sys.argv = [f"a3c {command}", *args]
     HYDRA_COMMANDS[command][0]()
+    from a3c_cli import sweep
+
+    if any(row["status"] == "failed" for row in sweep.last_summary or []):
+        sys.exit(1)  # a sweep that went on past a failed job still did not succeed
 
 
 if __name__ == "__main__":

@@ -36,9 +36,14 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
 
 
+def add(*numbers: int) -> int:
+    return sum(numbers)
+
+
 # `workers: ${cpu_count:}` in conf/config.yaml: one worker per core by default;
-# `name: ${slug:${.id}}` in conf/game/{retro,ale}.yaml: the run's name from the id given.
-for name, resolver in (("cpu_count", available_cpus), ("slug", slug)):
+# `name: ${slug:${.id}}` in conf/game/{retro,ale}.yaml: the run's name from the id given;
+# `cpus_per_task: ${add:${workers},1}` in conf/hydra/launcher/: a worker each, and one more.
+for name, resolver in (("cpu_count", available_cpus), ("slug", slug), ("add", add)):
     if not OmegaConf.has_resolver(name):
         OmegaConf.register_new_resolver(name, resolver)
 

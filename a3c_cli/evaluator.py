@@ -5,6 +5,7 @@ run's best). The best of each game is also published to <checkpoints_dir>/<game>
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import sys
 from pathlib import Path
@@ -44,15 +45,19 @@ def play_episode(env, model: ActorCritic, greedy: bool = True, frames: list | No
 
 
 def publish_best(checkpoint: dict, path: Path) -> bool:
-    """Copy a run's best model to the game's shared place unless a better one is already there."""
-    try:
-        published = load_checkpoint(path).get("best_return") if path.exists() else None
-    except UsageError:
-        published = None  # a damaged file is no model to keep
-    if published is not None and published > checkpoint["best_return"]:
-        return False
-    save_checkpoint(checkpoint, path)
-    return True
+    """Copy a run's best model to the game's shared place unless a better one is already there.
+    A lock file serialises the read-compare-write of jobs of a sweep running at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".best.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            published = load_checkpoint(path).get("best_return") if path.exists() else None
+        except UsageError:
+            published = None  # a damaged file is no model to keep
+        if published is not None and published > checkpoint["best_return"]:
+            return False
+        save_checkpoint(checkpoint, path)
+        return True
 
 
 def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, requests, events, run_dir: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import queue
 import sys
 import time
@@ -61,6 +62,10 @@ class Training:
     def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer):
         self.cfg, self.run_dir = cfg, run_dir
         self.shared_model, self.optimizer = shared_model, optimizer
+        if multiprocessing.get_start_method(allow_none=True) not in multiprocessing.get_all_start_methods():
+            # A job under joblib's launcher runs in a loky process whose default start method is
+            # "loky"; spawned children inherit that name and cannot resolve it.
+            multiprocessing.set_start_method("spawn", force=True)
         self.ctx = mp.get_context("spawn")  # fresh interpreters: no inherited threads or emulators
         self.counters = Counters(self.ctx)
         self.events = self.ctx.Queue()
