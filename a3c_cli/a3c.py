@@ -159,7 +159,7 @@ def run_worker(rank: int, cfg: dict, shared_model, optimizer, counters: Counters
             model.load_state_dict(shared_model.state_dict())
             rollout = actor.rollout()
             stats = learn(model, shared_model, optimizer, rollout, cfg)
-            counters.add(len(rollout.actions) * frames_per_step, 1, len(actor.finished_episodes), int(stats["skipped"]))
+            counters.add(rank, len(rollout.actions) * frames_per_step, 1, len(actor.finished_episodes), int(stats["skipped"]))
             for episode in actor.finished_episodes:
                 events.put({"kind": "episode", "worker": rank, **episode})
             actor.finished_episodes.clear()

@@ -1,4 +1,10 @@
-"""Run-wide counters in shared memory: every worker adds to them, the trainer and evaluator read."""
+"""Run-wide counters in shared memory: each worker adds to its own slot, the trainer and the
+evaluator read the sums.
+
+One writer per slot and no lock: a worker killed at any moment (kill -9, a crash inside the
+emulator) cannot leave a lock held that would freeze every other worker. A restarted worker takes
+over its predecessor's slot.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,18 @@ NAMES = ("frames", "updates", "episodes", "skipped_updates")
 
 
 class Counters:
-    def __init__(self, ctx: BaseContext, start: dict | None = None):
-        self._values = ctx.Array("q", [int((start or {}).get(name, 0)) for name in NAMES])
+    def __init__(self, ctx: BaseContext, slots: int):
+        self._values = ctx.Array("q", slots * len(NAMES), lock=False)
 
-    def add(self, frames: int, updates: int, episodes: int, skipped_updates: int) -> None:
-        with self._values.get_lock():
-            for i, amount in enumerate((frames, updates, episodes, skipped_updates)):
-                self._values[i] += amount
+    def add(self, slot: int, frames: int, updates: int, episodes: int, skipped_updates: int) -> None:
+        base = slot * len(NAMES)
+        for i, amount in enumerate((frames, updates, episodes, skipped_updates)):
+            self._values[base + i] += amount
 
     def snapshot(self) -> dict:
-        with self._values.get_lock():
-            return dict(zip(NAMES, self._values[:]))
+        values = self._values[:]
+        return {name: sum(values[i :: len(NAMES)]) for i, name in enumerate(NAMES)}
 
     @property
     def frames(self) -> int:
-        return self._values[0]
+        return self.snapshot()["frames"]

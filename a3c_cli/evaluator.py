@@ -60,7 +60,10 @@ def publish_best(checkpoint: dict, path: Path) -> bool:
         return True
 
 
-def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, requests, events, run_dir: str) -> None:
+def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, requests, events, run_dir: str,
+                  best: float | None) -> None:
+    """The evaluator process. `best` is the run's best mean return so far (a restarted evaluator
+    must not take its first result for a new best)."""
     become_child()
     try:
         checkpoints = Path(run_dir) / "checkpoints"
@@ -68,7 +71,6 @@ def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, reques
         env = make_env(cfg["game"], cfg["model"]["frame_size"])
         model = build_model(cfg)
         env.reset(seed=cfg["seed"] + 10_000)  # seeds the evaluator's episodes apart from the workers'
-        best = None
         while (request := requests.get()) is not None:  # blocks until the trainer asks
             model.load_state_dict(shared_model.state_dict())
             at = counters.snapshot()

@@ -11,6 +11,7 @@ import logging
 import math
 import multiprocessing
 import queue
+import signal
 import sys
 import time
 from collections import deque
@@ -34,6 +35,9 @@ from a3c_cli.progress import Display, Snapshot
 log = logging.getLogger("a3c")
 
 JOIN_SECONDS = 10.0  # a worker finishes its rollout and update well within this
+DEATHS_ALLOWED = 5  # deaths of one process within DEATH_WINDOW_S before the run gives up on it
+DEATH_WINDOW_S = 60.0
+DIVERGED_FRACTION = 0.5  # of the updates between two training lines skipped as non-finite
 
 
 def train(cfg: dict, run_dir: str) -> float:
@@ -67,12 +71,16 @@ class Training:
             # "loky"; spawned children inherit that name and cannot resolve it.
             multiprocessing.set_start_method("spawn", force=True)
         self.ctx = mp.get_context("spawn")  # fresh interpreters: no inherited threads or emulators
-        self.counters = Counters(self.ctx)
+        self.counters = Counters(self.ctx, slots=cfg["workers"])
         self.events = self.ctx.Queue()
         self.eval_requests = self.ctx.Queue()
         self.stop = self.ctx.Event()
-        self.workers: list = []
+        self.workers: list = [None] * cfg["workers"]  # by rank; a dead worker is replaced in place
         self.evaluator = None
+        self.deaths: dict[str, deque] = {}  # process name -> times it died, within DEATH_WINDOW_S
+        self.last_errors: dict[str, str] = {}  # process name -> the last line of its last traceback
+        self.restarts = 0
+        self.signal_received: int | None = None
         self.records = RunRecords(run_dir)
         self.returns: list[float] = []  # training episodes since the last training line
         self.lengths: list[int] = []
@@ -84,21 +92,60 @@ class Training:
         self.usage_error: str | None = None  # a failure caused by the config, not by the code
         self.started = time.monotonic()
         self.line_time, self.line_frames = 0.0, 0  # when the last training line was written
+        self.line_updates, self.line_skipped = 0, 0
         self.view = Snapshot(title=f"a3c train {cfg['game']['name']} - {cfg['workers']} workers", max_frames=cfg["max_frames"])
 
     # -- processes ----------------------------------------------------------------------------
 
-    def start_processes(self) -> None:
+    def start_evaluator(self) -> None:
         self.evaluator = self.ctx.Process(
             target=run_evaluator, name="a3c-evaluator", daemon=True,
-            args=(self.cfg, self.shared_model, self.optimizer, self.counters, self.eval_requests, self.events, str(self.run_dir)))
+            args=(self.cfg, self.shared_model, self.optimizer, self.counters, self.eval_requests, self.events,
+                  str(self.run_dir), self.best))
         self.evaluator.start()
+        log.info("evaluator started (pid %d)", self.evaluator.pid)
+
+    def start_worker(self, rank: int) -> None:
+        worker = self.ctx.Process(
+            target=run_worker, name=f"a3c-worker-{rank}", daemon=True,
+            args=(rank, self.cfg, self.shared_model, self.optimizer, self.counters, self.events, self.stop))
+        worker.start()
+        self.workers[rank] = worker
+        log.info("worker %d started (pid %d)", rank, worker.pid)
+
+    def start_processes(self) -> None:
+        self.start_evaluator()
         for rank in range(self.cfg["workers"]):
-            worker = self.ctx.Process(
-                target=run_worker, name=f"a3c-worker-{rank}", daemon=True,
-                args=(rank, self.cfg, self.shared_model, self.optimizer, self.counters, self.events, self.stop))
-            worker.start()
-            self.workers.append(worker)
+            self.start_worker(rank)
+
+    def replace_dead_processes(self) -> bool:
+        """Restart a worker or the evaluator that died (an exception, a crash in the emulator, a
+        kill -9) with a fresh environment; give up on one that died DEATHS_ALLOWED times within
+        DEATH_WINDOW_S. Returns False when the run cannot go on."""
+        dead = [p for p in [*self.workers, self.evaluator] if not p.is_alive()]
+        if dead:
+            self.read_events(timeout=0.2)  # their error events, if they managed to send them
+        for process in dead:
+            if self.usage_error is not None:
+                return False  # the config is wrong: a restart would fail the same way
+            name = process.name.removeprefix("a3c-").replace("-", " ")
+            deaths = self.deaths.setdefault(name, deque())
+            deaths.append(time.monotonic())
+            while deaths[0] < time.monotonic() - DEATH_WINDOW_S:
+                deaths.popleft()
+            cause = self.last_errors.pop(name, f"exit code {process.exitcode}")
+            if len(deaths) >= DEATHS_ALLOWED:
+                self.failure = f"{name} died {len(deaths)} times within {DEATH_WINDOW_S:.0f} s, last: {cause}"
+                return False
+            log.warning("%s died (%s): restarting it with a fresh environment", name, cause)
+            self.restarts += 1
+            process.join(1)
+            if process is self.evaluator:
+                self.eval_pending = False  # the evaluation it was running is lost
+                self.start_evaluator()
+            else:
+                self.start_worker(self.workers.index(process))
+        return True
 
     def join(self, processes: list, timeout: float) -> None:
         """Wait for processes to exit, reading events meanwhile (a child cannot exit while its
@@ -140,8 +187,8 @@ class Training:
                 log.info("new best model: %s", Path(self.cfg["checkpoints_dir"]) / self.cfg["game"]["name"] / "best.pt")
         elif kind == "error":
             log.error("%s failed:\n%s", event["who"], event["traceback"], extra=FILE_ONLY)
-            if self.failure is None:
-                self.failure = f"{event['who']} failed: {event['traceback'].strip().splitlines()[-1]}"
+            self.last_errors[event["who"]] = event["traceback"].strip().splitlines()[-1]
+            if event["usage"] is not None and self.usage_error is None:
                 self.usage_error = event["usage"]
 
     def refresh_curve(self) -> None:
@@ -163,12 +210,19 @@ class Training:
         self.eval_requests.put({"final": final})
 
     def write_train_line(self) -> None:
-        """A training line: counters, frames/s since the previous line, the episodes finished."""
+        """A training line: counters, frames/s since the previous line, the episodes finished.
+        Also where divergence shows: most updates since the last line skipped as non-finite."""
         counters, now = self.counters.snapshot(), self.elapsed()
         fps = (counters["frames"] - self.line_frames) / max(now - self.line_time, 1e-9)
         self.records.train(now, counters, fps, self.returns, self.lengths)
+        updates = counters["updates"] - self.line_updates
+        skipped = counters["skipped_updates"] - self.line_skipped
+        if updates >= 10 and skipped >= DIVERGED_FRACTION * updates and self.failure is None:
+            self.failure = (f"training diverged: {skipped} of the last {updates} updates had a non-finite loss or "
+                            f"gradient and were skipped (try a lower optim.lr or game.reward_scale)")
         self.returns, self.lengths = [], []
         self.line_time, self.line_frames = now, counters["frames"]
+        self.line_updates, self.line_skipped = counters["updates"], counters["skipped_updates"]
 
     def update_view(self, fps: float, status: str) -> None:
         c = self.counters.snapshot()
@@ -192,15 +246,10 @@ class Training:
             frames = self.counters.frames
             fps_window.append((self.elapsed(), frames))
             fps = (fps_window[-1][1] - fps_window[0][1]) / max(fps_window[-1][0] - fps_window[0][0], 1e-9)
-            self.update_view(fps, "training")
+            self.update_view(fps, f"training ({self.restarts} restarts)" if self.restarts else "training")
             if self.elapsed() - self.line_time >= cfg["log_interval"]:
                 self.write_train_line()
-            if self.failure is not None:
-                return "failed"
-            dead = [w for w in self.workers + [self.evaluator] if not w.is_alive()]
-            if dead:
-                self.read_events(timeout=0.5)  # its error event, if it managed to send one
-                self.failure = self.failure or f"{dead[0].name} died with exit code {dead[0].exitcode}"
+            if self.failure is not None or not self.replace_dead_processes():
                 return "failed"
             if frames >= cfg["max_frames"]:
                 return "max_frames"
@@ -224,12 +273,13 @@ class Training:
                 self.read_events(timeout=0.25)
         if self.evaluator.is_alive():
             self.eval_requests.put(None)
-        self.join([self.evaluator], JOIN_SECONDS)
+        # An interrupted run does not wait for an evaluation in progress: it only plays episodes.
+        self.join([self.evaluator], JOIN_SECONDS if reason in ("max_frames", "max_minutes") else 2.0)
         self.read_events(timeout=0.1)
         return bool(self.last_eval and self.last_eval.get("final"))
 
     def kill_processes(self) -> None:
-        for p in self.workers + [self.evaluator]:
+        for p in [*self.workers, self.evaluator]:
             if p is not None and p.is_alive():
                 p.kill()
                 p.join(5)
@@ -238,6 +288,18 @@ class Training:
         checkpoint = make_checkpoint(self.shared_model, self.optimizer, self.counters.snapshot(), self.cfg, self.last_eval, self.best)
         save_checkpoint(checkpoint, self.run_dir / "checkpoints" / "latest.pt")
 
+    def handle_sigterm(self):
+        """SIGTERM (what a scheduler sends before preempting) stops the run as Ctrl-C does.
+        Returns the handler it replaced (None where signals cannot be set: not the main thread)."""
+        def stop(signum, frame):
+            self.signal_received = signum
+            raise KeyboardInterrupt
+
+        try:
+            return signal.signal(signal.SIGTERM, stop)
+        except ValueError:
+            return None
+
     def run(self) -> float:
         cfg = self.cfg
         log.info("run directory: %s", self.run_dir.resolve())
@@ -245,13 +307,15 @@ class Training:
                  cfg["game"]["name"], cfg["workers"], cfg["optim"]["name"], "shared" if cfg["optim"]["shared"] else "per-worker",
                  cfg["model"]["lstm_size"], f"{cfg['max_frames']:,}")
         reason, final_evaluated = "interrupted", False
+        previous_handler = self.handle_sigterm()
         try:
             with Display(self.view, enabled=cfg["progress"] and sys.stdout.isatty()):
                 try:
                     self.start_processes()
                     reason = self.supervise()
                 except KeyboardInterrupt:
-                    log.warning("interrupted: stopping the workers and saving a checkpoint (Ctrl-C again to skip the wait)")
+                    signame = signal.Signals(self.signal_received or signal.SIGINT).name
+                    log.warning("%s: stopping the workers and saving a checkpoint (Ctrl-C again to skip the wait)", signame)
                 try:
                     final_evaluated = self.stop_processes(reason)
                 except KeyboardInterrupt:
@@ -265,6 +329,8 @@ class Training:
         finally:
             self.kill_processes()
             self.records.close()
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
         c = self.counters.snapshot()
         best = "-" if self.best is None else f"{self.best:.2f}"
         log.info("stopped (%s) after %s frames, %s updates, %s episodes in %.0f s (%.0f frames/s); best evaluation return %s",
@@ -275,6 +341,6 @@ class Training:
         if reason == "failed":
             raise RunFailed(f"{self.failure} (the traceback is in {self.run_dir / 'train.log'})")
         if reason == "interrupted":
-            sys.exit(130)
+            sys.exit(128 + (self.signal_received or signal.SIGINT))  # 130 for Ctrl-C, 143 for SIGTERM
         # -inf, not NaN, when nothing was evaluated: sweepers (Optuna) rank -inf and fail on NaN
         return self.best if self.best is not None else -math.inf

@@ -1,0 +1,86 @@
+"""Faults done for real to a running `a3c train`: a worker killed, SIGTERM, the trainer killed,
+a diverging loss."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from conftest import REPO, a3c, records
+from test_train import child_pids, has_updates, run_args, running
+
+
+def start(tmp_path: Path, *overrides: str) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "a3c_cli", *run_args(tmp_path, *overrides)], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not has_updates(tmp_path / "run"):
+        time.sleep(0.3)
+    assert has_updates(tmp_path / "run"), "the run never updated"
+    return process
+
+
+def worker_pid(run: Path, rank: int) -> int:
+    return int(re.findall(rf"worker {rank} started \(pid (\d+)\)", (run / "train.log").read_text())[-1])
+
+
+def test_a_killed_worker_or_evaluator_is_restarted_and_the_run_finishes(tmp_path):
+    process = start(tmp_path, "workers=2", "max_frames=40000", "eval_interval=20000", "eval_episodes=1",
+                    "game.max_episode_steps=300")
+    run = tmp_path / "run"
+    victim = worker_pid(run, 1)
+    evaluator = int(re.findall(r"evaluator started \(pid (\d+)\)", (run / "train.log").read_text())[-1])
+    os.kill(victim, signal.SIGKILL)
+    os.kill(evaluator, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=180)
+    assert process.returncode == 0, stderr[-3000:]
+    log = (run / "train.log").read_text()
+    assert "worker 1 died (exit code -9): restarting it" in log
+    assert "evaluator died (exit code -9): restarting it" in log
+    assert worker_pid(run, 1) != victim  # a new process took rank 1
+    assert records(run, "eval")[-1]["final"]  # the new evaluator did the final evaluation
+    train = records(run, "train")
+    assert train[-1]["frames"] >= 40000
+    assert [r["frames"] for r in train] == sorted(r["frames"] for r in train)  # counters went on
+    latest = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
+    assert latest["counters"]["frames"] == train[-1]["frames"]
+
+
+def test_sigterm_saves_a_checkpoint_and_exits_within_10_s(tmp_path):
+    process = start(tmp_path, "workers=2", "max_frames=10000000")
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - sent < 10
+    assert process.returncode == 143, stderr[-2000:]
+    latest = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
+    assert latest["counters"]["updates"] > 0
+    assert "SIGTERM: stopping the workers" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_killing_the_trainer_leaves_no_process_behind(tmp_path):
+    process = start(tmp_path, "workers=2", "max_frames=10000000")
+    children = child_pids(process.pid)
+    assert len(children) >= 3
+    process.kill()
+    process.communicate(timeout=10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [pid for pid in children if running(pid)]:
+        time.sleep(0.2)
+    assert not [pid for pid in children if running(pid)]
+
+
+def test_a_diverging_loss_stops_the_run_instead_of_saving_nan_weights(tmp_path):
+    # a reward of 1e30 fits a float32, its square does not: every update with a reward is non-finite
+    result = a3c(*run_args(tmp_path, "game=memory", "workers=2", "max_frames=2000000", "game.reward_scale=1e30"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "training diverged" in lines[0]
+    latest = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
+    assert latest["counters"]["skipped_updates"] > 0
+    assert all(torch.isfinite(t).all() for t in latest["model"].values())
