@@ -142,13 +142,12 @@ class Actor:
         return value[0]
 
 
-def run_worker(rank: int, cfg: dict, shared_model, optimizer, counters: Counters, events, stop) -> None:
+def run_worker(rank: int, seed: int, cfg: dict, shared_model, optimizer, counters: Counters, events, stop) -> None:
     """A worker process: one emulator, one local model, updates until `stop` is set or the
     trainer's process is gone. `optimizer` is the shared one, or None for private statistics."""
     become_child()
     parent = os.getppid()
     try:
-        seed = cfg["seed"] + rank
         torch.manual_seed(seed)
         model = build_model(cfg)
         if optimizer is None:

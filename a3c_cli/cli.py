@@ -144,8 +144,9 @@ def normalize_game_names(overrides: list[str]) -> list[str]:
     return [_VERSION_SUFFIX.sub("", o) if o.startswith("game=") else o for o in overrides]
 
 
-def precheck(command: str, args: list[str]) -> None:
-    """Compose and validate every job the args describe, as Hydra will; raise UsageError."""
+def precheck(command: str, args: list[str]) -> dict | None:
+    """Compose and validate every job the args describe, as Hydra will; raise UsageError.
+    Returns the resolved config of a single run (None for a sweep, or when Hydra must judge)."""
     from hydra import compose, initialize_config_dir
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra._internal.utils import get_args_parser
@@ -169,22 +170,58 @@ def precheck(command: str, args: list[str]) -> None:
             return  # a sweeper's own search space (interval, tag): the jobs are checked as they start
     else:
         jobs = [parsed.overrides]
+    plain = None
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         if parsed.multirun:
             check_sweep_plugins(compose, config_name, [o for o in parsed.overrides if o.startswith("hydra")])
         for job in jobs:
             try:
                 cfg = compose(config_name, overrides=job, return_hydra_config=True)
+                check_writable(cfg.hydra.sweep.dir if parsed.multirun else cfg.hydra.run.dir, "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir")
                 with open_dict(cfg):
                     del cfg["hydra"]  # the job's config is what gets validated
                 if parsed.cfg is None:
-                    check(resolved(cfg))
+                    plain = resolved(cfg)
+                    check(plain)
             except UsageError:
                 raise
             except HydraException as exc:
                 raise UsageError(explain_composition_error(exc, command)) from exc
             except Exception:
-                return  # something only a running job can resolve (${hydra:...}): Hydra reports it
+                return None  # something only a running job can resolve (${hydra:...}): Hydra reports it
+    return None if parsed.multirun else plain
+
+
+def check_writable(folder: str, key: str) -> None:
+    """The run's directory must be creatable: try in its nearest existing ancestor (permissions,
+    a read-only file system, /proc), before Hydra fails there with a traceback."""
+    import tempfile
+    from pathlib import Path
+
+    ancestor = Path(folder).absolute()
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    try:
+        Path(tempfile.mkdtemp(dir=ancestor, prefix=".a3c-write-test-")).rmdir()
+    except OSError as exc:
+        raise UsageError(f"cannot create the run directory {folder} ({exc.strerror} in {ancestor}): "
+                         f"run from a writable folder or set {key}=<a writable path>") from exc
+
+
+def resume_in_place(plain: dict | None, args: list[str]) -> list[str]:
+    """`a3c train resume=...` goes on writing into the run directory it resumes (metrics.jsonl,
+    TensorBoard, train.log), unless hydra.run.dir says otherwise. The checkpoint is checked here,
+    before Hydra writes its snapshot into that directory: a refused resume changes nothing."""
+    if not plain or not plain.get("resume"):
+        return args
+    from a3c_cli.checkpoint import load_checkpoint
+    from a3c_cli.resume import check_resumable, find_checkpoint, run_dir_of
+
+    path = find_checkpoint(plain["resume"], plain["game"]["name"])
+    check_resumable(load_checkpoint(path), path, plain)
+    if any(a.startswith("hydra.run.dir=") for a in args):
+        return args
+    return [*args, f"hydra.run.dir={run_dir_of(path)}"]
 
 
 PLUGINS = {"hydra_plugins.hydra_joblib_launcher": "hydra-joblib-launcher",
@@ -254,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(getattr(importlib.import_module(module), function)(args))
     args = normalize_game_names(args)
     with reported_errors(command):
-        precheck(command, args)
+        args = resume_in_place(precheck(command, args), args)
     sys.argv = [f"a3c {command}", *args]
     HYDRA_COMMANDS[command][0]()
     from a3c_cli import sweep

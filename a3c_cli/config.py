@@ -143,6 +143,7 @@ class TrainConfig:
     log_interval: float = 10.0  # seconds between training lines in metrics.jsonl and the log
     progress: bool = True  # the live display (off: log lines only)
     checkpoints_dir: str = "checkpoints"  # where each game's best model is published
+    resume: Optional[str] = None  # go on from a run directory, a checkpoint, or latest (this game's newest run)
 
 
 @dataclass

@@ -14,8 +14,10 @@ NAMES = ("frames", "updates", "episodes", "skipped_updates")
 
 
 class Counters:
-    def __init__(self, ctx: BaseContext, slots: int):
-        self._values = ctx.Array("q", slots * len(NAMES), lock=False)
+    def __init__(self, ctx: BaseContext, slots: int, start: dict | None = None):
+        self._values = ctx.Array("q", (slots + 1) * len(NAMES), lock=False)
+        for i, name in enumerate(NAMES):  # the last slot: what the run counted before a resume
+            self._values[slots * len(NAMES) + i] = int((start or {}).get(name, 0))
 
     def add(self, slot: int, frames: int, updates: int, episodes: int, skipped_updates: int) -> None:
         base = slot * len(NAMES)

@@ -21,7 +21,7 @@ import torch
 import torch.multiprocessing as mp
 
 from a3c_cli.a3c import run_worker
-from a3c_cli.checkpoint import make_checkpoint, save_checkpoint
+from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.config import available_cpus
 from a3c_cli.counters import Counters
 from a3c_cli.errors import RunFailed, UsageError
@@ -31,6 +31,7 @@ from a3c_cli.metrics import FILE_ONLY, RunRecords
 from a3c_cli.model import build_model
 from a3c_cli.optim import build_optimizer
 from a3c_cli.progress import Display, Snapshot
+from a3c_cli.resume import check_resumable, cut_metrics, find_checkpoint, run_dir_of
 
 log = logging.getLogger("a3c")
 
@@ -59,11 +60,33 @@ def train(cfg: dict, run_dir: str) -> float:
     torch.manual_seed(cfg["seed"])
     shared_model = build_model(cfg).share_memory()
     optimizer = build_optimizer(cfg["optim"], shared_model.parameters()) if cfg["optim"]["shared"] else None
-    return Training(cfg, run_dir, shared_model, optimizer).run()
+    resumed = resume_from(cfg, run_dir, shared_model, optimizer) if cfg["resume"] is not None else None
+    return Training(cfg, run_dir, shared_model, optimizer, resumed).run()
+
+
+def resume_from(cfg: dict, run_dir: Path, shared_model, optimizer) -> dict:
+    """Load the checkpoint to continue into the shared model and optimizer; return it, with the
+    time its records reach."""
+    path = find_checkpoint(cfg["resume"], cfg["game"]["name"])
+    checkpoint = load_checkpoint(path)
+    check_resumable(checkpoint, path, cfg)
+    shared_model.load_state_dict(checkpoint["model"])
+    if optimizer is not None:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        optimizer.share_memory()  # load_state_dict made private copies of the statistics
+        for group in optimizer.param_groups:  # a resumed run may change the learning rate
+            group["lr"] = cfg["optim"]["lr"]
+    if run_dir_of(path).resolve() != run_dir.resolve():
+        log.warning("resume: continuing %s in a new run directory, %s", path, run_dir)
+    checkpoint["time"] = cut_metrics(run_dir, checkpoint["counters"]["frames"])
+    c = checkpoint["counters"]
+    log.info("resume: %s at %s frames, %s updates, best evaluation %s", path, f"{c['frames']:,}", f"{c['updates']:,}",
+             checkpoint["best_return"])
+    return checkpoint
 
 
 class Training:
-    def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer):
+    def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer, resumed: dict | None = None):
         self.cfg, self.run_dir = cfg, run_dir
         self.shared_model, self.optimizer = shared_model, optimizer
         if multiprocessing.get_start_method(allow_none=True) not in multiprocessing.get_all_start_methods():
@@ -71,9 +94,9 @@ class Training:
             # "loky"; spawned children inherit that name and cannot resolve it.
             multiprocessing.set_start_method("spawn", force=True)
         self.ctx = mp.get_context("spawn")  # fresh interpreters: no inherited threads or emulators
-        self.counters = Counters(self.ctx, slots=cfg["workers"])
+        self.counters = Counters(self.ctx, slots=cfg["workers"], start=resumed["counters"] if resumed else None)
         self.events = self.ctx.Queue()
-        self.eval_requests = self.ctx.Queue()
+        self.eval_requests = None  # made with each evaluator (start_evaluator)
         self.stop = self.ctx.Event()
         self.workers: list = [None] * cfg["workers"]  # by rank; a dead worker is replaced in place
         self.evaluator = None
@@ -85,19 +108,23 @@ class Training:
         self.returns: list[float] = []  # training episodes since the last training line
         self.lengths: list[int] = []
         self.recent = deque(maxlen=20)  # for the display
-        self.last_eval: dict | None = None
-        self.best: float | None = None
+        self.last_eval: dict | None = resumed["evaluation"] if resumed else None
+        self.best: float | None = resumed["best_return"] if resumed else None
         self.eval_pending = False
         self.failure: str | None = None
         self.usage_error: str | None = None  # a failure caused by the config, not by the code
-        self.started = time.monotonic()
-        self.line_time, self.line_frames = 0.0, 0  # when the last training line was written
-        self.line_updates, self.line_skipped = 0, 0
+        start = self.counters.snapshot()
+        self.started = time.monotonic() - (resumed["time"] if resumed else 0.0)  # times go on after a resume
+        self.line_time, self.line_frames = self.elapsed(), start["frames"]  # when the last training line was written
+        self.line_updates, self.line_skipped = start["updates"], start["skipped_updates"]
         self.view = Snapshot(title=f"a3c train {cfg['game']['name']} - {cfg['workers']} workers", max_frames=cfg["max_frames"])
 
     # -- processes ----------------------------------------------------------------------------
 
     def start_evaluator(self) -> None:
+        # A new request queue for each evaluator: one killed while waiting in get() leaves the
+        # queue's read lock held forever, and its successor would wait on it.
+        self.eval_requests = self.ctx.Queue()
         self.evaluator = self.ctx.Process(
             target=run_evaluator, name="a3c-evaluator", daemon=True,
             args=(self.cfg, self.shared_model, self.optimizer, self.counters, self.eval_requests, self.events,
@@ -106,9 +133,11 @@ class Training:
         log.info("evaluator started (pid %d)", self.evaluator.pid)
 
     def start_worker(self, rank: int) -> None:
+        # a restarted or resumed worker must not replay its predecessor's episodes
+        seed = self.cfg["seed"] + rank + self.counters.snapshot()["updates"]
         worker = self.ctx.Process(
             target=run_worker, name=f"a3c-worker-{rank}", daemon=True,
-            args=(rank, self.cfg, self.shared_model, self.optimizer, self.counters, self.events, self.stop))
+            args=(rank, seed, self.cfg, self.shared_model, self.optimizer, self.counters, self.events, self.stop))
         worker.start()
         self.workers[rank] = worker
         log.info("worker %d started (pid %d)", rank, worker.pid)
@@ -210,9 +239,13 @@ class Training:
         self.eval_requests.put({"final": final})
 
     def write_train_line(self) -> None:
-        """A training line: counters, frames/s since the previous line, the episodes finished.
-        Also where divergence shows: most updates since the last line skipped as non-finite."""
+        """A training line: counters, frames/s since the previous line, the episodes finished;
+        none while no update happened (the workers starting). Also where divergence shows: most
+        updates since the last line skipped as non-finite."""
         counters, now = self.counters.snapshot(), self.elapsed()
+        if counters["updates"] == self.line_updates and not self.returns:
+            self.line_time = now
+            return
         fps = (counters["frames"] - self.line_frames) / max(now - self.line_time, 1e-9)
         self.records.train(now, counters, fps, self.returns, self.lengths)
         updates = counters["updates"] - self.line_updates
@@ -239,8 +272,8 @@ class Training:
     def supervise(self) -> str:
         """Watch the run until a limit is reached or a process fails; return why it stopped."""
         cfg = self.cfg
-        fps_window = deque([(self.elapsed(), 0)], maxlen=20)  # ~5 s of (time, frames) for the display
-        next_eval = cfg["eval_interval"]
+        fps_window = deque([(self.elapsed(), self.counters.frames)], maxlen=20)  # ~5 s of (time, frames), for the display
+        next_eval = (self.counters.frames // cfg["eval_interval"] + 1) * cfg["eval_interval"]  # also after a resume
         while True:
             self.read_events(timeout=0.25)
             frames = self.counters.frames

@@ -84,3 +84,13 @@ def test_a_diverging_loss_stops_the_run_instead_of_saving_nan_weights(tmp_path):
     latest = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
     assert latest["counters"]["skipped_updates"] > 0
     assert all(torch.isfinite(t).all() for t in latest["model"].values())
+
+
+def test_an_output_directory_that_cannot_be_created_is_one_line(tmp_path):
+    # /proc takes no new folders, even from root (whom permission bits do not stop)
+    for args in (["train", "hydra.run.dir=/proc/a3c-run"], ["train", "-m", "seed=1,2", "hydra.sweep.dir=/proc/a3c-sweep"],
+                 ["train", "game=memory", "checkpoints_dir=/proc/a3c-checkpoints", f"hydra.run.dir={tmp_path}"]):
+        result = a3c(*args)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "/proc/a3c-" in lines[0] and "Traceback" not in result.stdout, result.stderr
