@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Callable
 from itertools import cycle
 from pathlib import Path
 
@@ -160,13 +161,15 @@ def plot_command(argv: list[str]) -> int:
     return 0
 
 
-def find_runs(paths: list[Path]) -> list[Path]:
-    """The run directories the paths name, each once, in the order given."""
+def find_runs(paths: list[Path], under: Callable[[Path], list[Path]] | None = None) -> list[Path]:
+    """The run directories the paths name, each once, in the order given; `under` finds them in
+    one path (default: the folders with a metrics.jsonl)."""
+    under = under or runs_under
     runs: list[Path] = []
-    for path in paths:
-        found = runs_under(path)
+    for path in map(Path, paths):
+        found = under(path)
         if not found:
-            raise UsageError(f"no {METRICS} under {path}: give run directories written by `a3c train`, or a folder of them")
+            raise UsageError(f"no runs under {path}: give run directories written by `a3c train`, or a folder of them")
         runs += [run for run in found if run not in runs]
     return runs
 

@@ -26,7 +26,7 @@ from rich.text import Text
 
 from a3c_cli.errors import RunFailed, UsageError
 from a3c_cli.files import atomic_path
-from a3c_cli.plot import METRICS, hydra_file, natural_order, read_metrics, runs_under
+from a3c_cli.plot import METRICS, find_runs, hydra_file, natural_order, read_metrics, runs_under
 from a3c_cli.progress import clock, number
 
 RESULT = "result.json"
@@ -99,13 +99,7 @@ def summarize(paths: list[Path]) -> list[dict]:
 
 def find_jobs(paths: list[Path]) -> list[Path]:
     """The run directories under the paths, each once, in the order given."""
-    jobs: list[Path] = []
-    for path in map(Path, paths):
-        found = jobs_under(path)
-        if not found:
-            raise UsageError(f"no runs under {path}: give run directories written by `a3c train`, or a sweep folder")
-        jobs += [job for job in found if job not in jobs]
-    return jobs
+    return find_runs(paths, under=jobs_under)
 
 
 def jobs_under(path: Path) -> list[Path]:

@@ -147,6 +147,6 @@ def test_cli_without_metrics_is_one_line_and_exit_code_2(tmp_path):
     result = a3c("plot", str(tmp_path / "empty"), "-o", str(tmp_path / "curves.png"))
 
     assert result.returncode == 2
-    assert result.stderr.splitlines() == [f"a3c plot: error: no metrics.jsonl under {tmp_path / 'empty'}: "
+    assert result.stderr.splitlines() == [f"a3c plot: error: no runs under {tmp_path / 'empty'}: "
                                           "give run directories written by `a3c train`, or a folder of them"]
     assert not (tmp_path / "curves.png").exists()
