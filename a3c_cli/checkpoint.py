@@ -6,6 +6,7 @@ names the game and its action set) and the evaluation that scored these weights.
 
 from __future__ import annotations
 
+import io
 import pickle
 import zipfile
 from pathlib import Path
@@ -37,8 +38,10 @@ def make_checkpoint(model, optimizer, counters: dict, cfg: dict, evaluation: dic
 def save_checkpoint(checkpoint: dict, path: str | Path) -> None:
     """Written to a temporary file, fsynced, then renamed over `path`: a reader sees the old
     checkpoint or the new one, never half of one, whenever the writer dies."""
-    with atomic_path(path, durable=True) as tmp:
-        torch.save(checkpoint, tmp)
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)  # in memory first: on a full disk, torch's own writer fails
+    with atomic_path(path, durable=True) as tmp:  # with a RuntimeError; a plain write says ENOSPC
+        tmp.write_bytes(buffer.getbuffer())
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import signal
 import sys
 import traceback
@@ -23,9 +24,15 @@ def become_child() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+# A disk that is full or will not take writes: restarting the process cannot help.
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 def report_error(events, who: str, exc: Exception) -> None:
     """Tell the trainer why this process is failing (the caller then exits quietly: the trainer
     logs the traceback). A UsageError (a config the emulator showed to be wrong, such as a crop
-    larger than the frame) keeps its one-line message."""
+    larger than the frame) keeps its one-line message; so does a disk error, which ends the run."""
+    disk = isinstance(exc, OSError) and exc.errno in DISK_ERRORS
     events.put({"kind": "error", "who": who, "traceback": traceback.format_exc(),
-                "usage": str(exc) if isinstance(exc, UsageError) else None})
+                "usage": str(exc) if isinstance(exc, UsageError) else None,
+                "fatal": f"{who} cannot write to disk: {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "") if disk else None})

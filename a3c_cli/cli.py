@@ -273,6 +273,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    # A log line that cannot be written (a full disk) is dropped, not printed as a traceback:
+    # the run reports the disk in one line of its own.
+    logging.raiseExceptions = False
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE, end="", file=sys.stdout if argv else sys.stderr)

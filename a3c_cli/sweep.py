@@ -215,11 +215,14 @@ class SweepSummary(Callback):
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         run_dir = Path(config.hydra.runtime.output_dir)
-        if job_return.status == JobStatus.FAILED:
-            # the exception is the truth, whatever the job managed to write before it
-            write_job_result(run_dir, "failed", None, error_line(job_return._return_value))
-        elif job_return.status == JobStatus.COMPLETED and not (run_dir / RESULT).is_file():
-            write_job_result(run_dir, "completed", job_return._return_value, None)
+        try:
+            if job_return.status == JobStatus.FAILED:
+                # the exception is the truth, whatever the job managed to write before it
+                write_job_result(run_dir, "failed", None, error_line(job_return._return_value))
+            elif job_return.status == JobStatus.COMPLETED and not (run_dir / RESULT).is_file():
+                write_job_result(run_dir, "completed", job_return._return_value, None)
+        except OSError:
+            pass  # a full disk, already reported by the job; its summary row then reads its metrics
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         global last_summary

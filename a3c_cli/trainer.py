@@ -155,8 +155,8 @@ class Training:
         if dead:
             self.read_events(timeout=0.2)  # their error events, if they managed to send them
         for process in dead:
-            if self.usage_error is not None:
-                return False  # the config is wrong: a restart would fail the same way
+            if self.usage_error is not None or self.failure is not None:
+                return False  # the config or the disk is wrong: a restart would fail the same way
             name = process.name.removeprefix("a3c-").replace("-", " ")
             deaths = self.deaths.setdefault(name, deque())
             deaths.append(time.monotonic())
@@ -219,6 +219,8 @@ class Training:
             self.last_errors[event["who"]] = event["traceback"].strip().splitlines()[-1]
             if event["usage"] is not None and self.usage_error is None:
                 self.usage_error = event["usage"]
+            if event["fatal"] is not None and self.failure is None:
+                self.failure = event["fatal"]  # a full disk: no restart helps
 
     def refresh_curve(self) -> None:
         """curve.png: evaluation and training return against frames, redrawn at each evaluation."""
@@ -321,6 +323,14 @@ class Training:
         checkpoint = make_checkpoint(self.shared_model, self.optimizer, self.counters.snapshot(), self.cfg, self.last_eval, self.best)
         save_checkpoint(checkpoint, self.run_dir / "checkpoints" / "latest.pt")
 
+    def best_effort(self, write) -> None:
+        """A last record or checkpoint while stopping: on a full disk it fails, and the atomic
+        write leaves the previous file whole; say so and go on stopping."""
+        try:
+            write()
+        except OSError as exc:
+            log.warning("could not write while stopping: %s", exc)
+
     def handle_sigterm(self):
         """SIGTERM (what a scheduler sends before preempting) stops the run as Ctrl-C does.
         Returns the handler it replaced (None where signals cannot be set: not the main thread)."""
@@ -346,6 +356,9 @@ class Training:
                 try:
                     self.start_processes()
                     reason = self.supervise()
+                except OSError as exc:  # the run's records could not be written: a full disk
+                    reason = "failed"
+                    self.failure = f"cannot write the run's records: {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
                 except KeyboardInterrupt:
                     signame = signal.Signals(self.signal_received or signal.SIGINT).name
                     log.warning("%s: stopping the workers and saving a checkpoint (Ctrl-C again to skip the wait)", signame)
@@ -354,14 +367,16 @@ class Training:
                 except KeyboardInterrupt:
                     log.warning("interrupted again: killing the workers")
                     reason = "interrupted"
+                except OSError as exc:  # the records of the last moments could not be written
+                    log.warning("could not write while stopping: %s", exc)
                 self.kill_processes()
-                self.write_train_line()  # the episodes not yet written
+                self.best_effort(self.write_train_line)  # the episodes not yet written
                 if not final_evaluated:
-                    self.save_latest()
+                    self.best_effort(self.save_latest)
                 self.update_view(self.view.fps, reason)
         finally:
             self.kill_processes()
-            self.records.close()
+            self.best_effort(self.records.close)
             if previous_handler is not None:
                 signal.signal(signal.SIGTERM, previous_handler)
         c = self.counters.snapshot()

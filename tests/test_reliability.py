@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from conftest import REPO, a3c, records
@@ -94,3 +95,22 @@ def test_an_output_directory_that_cannot_be_created_is_one_line(tmp_path):
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "/proc/a3c-" in lines[0] and "Traceback" not in result.stdout, result.stderr
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=10m", "tmpfs", str(disk)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a small tmpfs to fill needs root: {mounted.stderr.strip()}")
+    try:  # room for latest.pt (7 MB) after the first evaluation, not for best.pt beside it
+        result = a3c("train", "game=memory", "workers=2", "max_frames=1000000", "eval_interval=1000",
+                     f"hydra.run.dir={disk / 'run'}", f"checkpoints_dir={disk / 'checkpoints'}", timeout=120)
+        assert result.returncode == 1
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "No space left on device" in lines[0], result.stderr
+        latest = torch.load(disk / "run" / "checkpoints" / "latest.pt", weights_only=True)
+        assert latest["counters"]["frames"] >= 1000
+        assert not list(disk.rglob(".*.pt"))  # no temporary checkpoint left (".latest.<random>.pt")
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
