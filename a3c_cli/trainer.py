@@ -331,17 +331,18 @@ class Training:
         except OSError as exc:
             log.warning("could not write while stopping: %s", exc)
 
-    def handle_sigterm(self):
+    def handle_sigterm(self) -> dict:
         """SIGTERM (what a scheduler sends before preempting) stops the run as Ctrl-C does.
-        Returns the handler it replaced (None where signals cannot be set: not the main thread)."""
+        Returns the handlers to put back at the end ({} where signals cannot be set: not the
+        main thread)."""
         def stop(signum, frame):
             self.signal_received = signum
             raise KeyboardInterrupt
 
         try:
-            return signal.signal(signal.SIGTERM, stop)
+            return {signal.SIGINT: signal.getsignal(signal.SIGINT), signal.SIGTERM: signal.signal(signal.SIGTERM, stop)}
         except ValueError:
-            return None
+            return {}
 
     def run(self) -> float:
         cfg = self.cfg
@@ -350,7 +351,7 @@ class Training:
                  cfg["game"]["name"], cfg["workers"], cfg["optim"]["name"], "shared" if cfg["optim"]["shared"] else "per-worker",
                  cfg["model"]["lstm_size"], f"{cfg['max_frames']:,}")
         reason, final_evaluated = "interrupted", False
-        previous_handler = self.handle_sigterm()
+        previous_handlers = self.handle_sigterm()
         try:
             with Display(self.view, enabled=cfg["progress"] and sys.stdout.isatty()):
                 try:
@@ -369,6 +370,9 @@ class Training:
                     reason = "interrupted"
                 except OSError as exc:  # the records of the last moments could not be written
                     log.warning("could not write while stopping: %s", exc)
+                if previous_handlers:  # the last writes take a moment: a third signal must not cut them
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 self.kill_processes()
                 self.best_effort(self.write_train_line)  # the episodes not yet written
                 if not final_evaluated:
@@ -377,8 +381,8 @@ class Training:
         finally:
             self.kill_processes()
             self.best_effort(self.records.close)
-            if previous_handler is not None:
-                signal.signal(signal.SIGTERM, previous_handler)
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
         c = self.counters.snapshot()
         best = "-" if self.best is None else f"{self.best:.2f}"
         log.info("stopped (%s) after %s frames, %s updates, %s episodes in %.0f s (%.0f frames/s); best evaluation return %s",

@@ -114,3 +114,22 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
         assert not list(disk.rglob(".*.pt"))  # no temporary checkpoint left (".latest.<random>.pt")
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_second_ctrl_c_exits_at_once_and_corrupts_nothing(tmp_path):
+    process = start(tmp_path, "workers=2", "max_frames=10000000")
+    children = child_pids(process.pid)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - sent < 5
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr[-2000:]
+    checkpoints = tmp_path / "run" / "checkpoints"
+    assert torch.load(checkpoints / "latest.pt", weights_only=True)["counters"]["updates"] > 0
+    assert not list(checkpoints.glob(".*.pt"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and [pid for pid in children if running(pid)]:
+        time.sleep(0.2)
+    assert not [pid for pid in children if running(pid)]
