@@ -133,3 +133,18 @@ def test_a_second_ctrl_c_exits_at_once_and_corrupts_nothing(tmp_path):
     while time.monotonic() < deadline and [pid for pid in children if running(pid)]:
         time.sleep(0.2)
     assert not [pid for pid in children if running(pid)]
+
+
+def test_a_read_only_output_directory_is_one_line(tmp_path):
+    disk = tmp_path / "readonly"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(disk)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a read-only file system to write to needs root: {mounted.stderr.strip()}")
+    try:  # read-only for root too, unlike permission bits
+        result = a3c("train", f"hydra.run.dir={disk / 'run'}")
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Read-only file system" in lines[0] and str(disk) in lines[0], result.stderr
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
