@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -97,13 +98,22 @@ def test_an_output_directory_that_cannot_be_created_is_one_line(tmp_path):
         assert len(lines) == 1 and "/proc/a3c-" in lines[0] and "Traceback" not in result.stdout, result.stderr
 
 
-def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=10m", "tmpfs", str(disk)], capture_output=True, text=True)
+@contextmanager
+def tmpfs(path: Path, options: str):
+    """A small file system of its own at `path` (a full disk, a read-only one); needs root."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
     if mounted.returncode != 0:
-        pytest.skip(f"a small tmpfs to fill needs root: {mounted.stderr.strip()}")
-    try:  # room for latest.pt (7 MB) after the first evaluation, not for best.pt beside it
+        pytest.skip(f"mounting a tmpfs needs root: {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+    # room for latest.pt (7 MB) after the first evaluation, not for best.pt beside it
+    with tmpfs(tmp_path / "disk", "size=10m") as disk:
         result = a3c("train", "game=memory", "workers=2", "max_frames=1000000", "eval_interval=1000",
                      f"hydra.run.dir={disk / 'run'}", f"checkpoints_dir={disk / 'checkpoints'}", timeout=120)
         assert result.returncode == 1
@@ -112,8 +122,6 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
         latest = torch.load(disk / "run" / "checkpoints" / "latest.pt", weights_only=True)
         assert latest["counters"]["frames"] >= 1000
         assert not list(disk.rglob(".*.pt"))  # no temporary checkpoint left (".latest.<random>.pt")
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_a_second_ctrl_c_exits_at_once_and_corrupts_nothing(tmp_path):
@@ -136,15 +144,8 @@ def test_a_second_ctrl_c_exits_at_once_and_corrupts_nothing(tmp_path):
 
 
 def test_a_read_only_output_directory_is_one_line(tmp_path):
-    disk = tmp_path / "readonly"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(disk)], capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"a read-only file system to write to needs root: {mounted.stderr.strip()}")
-    try:  # read-only for root too, unlike permission bits
+    with tmpfs(tmp_path / "readonly", "ro,size=1m") as disk:  # read-only for root too, unlike permission bits
         result = a3c("train", f"hydra.run.dir={disk / 'run'}")
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "Read-only file system" in lines[0] and str(disk) in lines[0], result.stderr
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
