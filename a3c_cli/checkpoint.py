@@ -7,8 +7,7 @@ names the game and its action set) and the evaluation that scored these weights.
 from __future__ import annotations
 
 import io
-import pickle
-import zipfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -44,14 +43,28 @@ def save_checkpoint(checkpoint: dict, path: str | Path) -> None:
         tmp.write_bytes(buffer.getbuffer())
 
 
+def check_same_game(checkpoint: dict, path: Path, game: dict) -> None:
+    """Refuse, in one line, a checkpoint of another game or action set than `game` (whose
+    `actions` may still be [] before the emulator is asked, game=retro or ale: compared then)."""
+    if checkpoint["game"] != game["name"]:
+        raise UsageError(f"{path} was trained on {checkpoint['game']}, not {game['name']}: "
+                         f"pass game={checkpoint['game']}, or the checkpoint of a {game['name']} run")
+    if game["actions"] and checkpoint["actions"] != game["actions"]:
+        raise UsageError(f"{path} was trained with {len(checkpoint['actions'])} actions {checkpoint['actions']}; "
+                         f"game.actions here are {len(game['actions'])}: {game['actions']}: use the action set it was trained with")
+
+
 def load_checkpoint(path: str | Path) -> dict:
     """Load safely (no code runs from the file); raise UsageError for anything but our format."""
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"checkpoint {path} does not exist: train first, or give the path of a .pt file")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError) as exc:
+        with warnings.catch_warnings():  # a damaged file also draws torch's pickle-protocol warnings
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # weights_only runs no code: whatever it raises, the file is bad
+        # (random bytes raise UnpicklingError, IndexError, KeyError, UnicodeDecodeError, ...)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"checkpoint {path} is damaged or not an a3c checkpoint ({first})") from exc
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:

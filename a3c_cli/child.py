@@ -10,7 +10,7 @@ import traceback
 
 import torch
 
-from a3c_cli.errors import UsageError
+from a3c_cli.errors import UsageError, os_error_text
 
 PR_SET_PDEATHSIG = 1
 
@@ -35,4 +35,4 @@ def report_error(events, who: str, exc: Exception) -> None:
     disk = isinstance(exc, OSError) and exc.errno in DISK_ERRORS
     events.put({"kind": "error", "who": who, "traceback": traceback.format_exc(),
                 "usage": str(exc) if isinstance(exc, UsageError) else None,
-                "fatal": f"{who} cannot write to disk: {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "") if disk else None})
+                "fatal": f"{who} cannot write to disk: {os_error_text(exc)}" if disk else None})

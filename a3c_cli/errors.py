@@ -1,6 +1,11 @@
 """The one exception type the CLI turns into a single line on stderr and exit code 2."""
 
 
+def os_error_text(exc: OSError) -> str:
+    """No space left on device (/path/to/file): what an OSError says, in a line."""
+    return f"{exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+
+
 class UsageError(Exception):
     """Bad input from the user (an override, a path, a game name): the message names the problem
     and the fix, in one line."""

@@ -14,7 +14,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from a3c_cli.checkpoint import load_checkpoint
+from a3c_cli.checkpoint import check_same_game, load_checkpoint
 from a3c_cli.config import RECORD_FORMATS
 from a3c_cli.errors import UsageError
 from a3c_cli.evaluator import play_episode
@@ -44,12 +44,7 @@ def checkpoint_path(cfg: dict) -> Path:
 
 def check_compatible(checkpoint: dict, path: Path, game: dict, lstm_size: int | None) -> None:
     """Refuse, in one line, a checkpoint that cannot play this game as configured."""
-    if checkpoint["game"] != game["name"]:
-        raise UsageError(f"{path} was trained on {checkpoint['game']}, not {game['name']}: "
-                         f"pass game={checkpoint['game']}, or the checkpoint of a {game['name']} run")
-    if checkpoint["actions"] != game["actions"]:
-        raise UsageError(f"{path} was trained with {len(checkpoint['actions'])} actions {checkpoint['actions']}; "
-                         f"game.actions here are {len(game['actions'])}: {game['actions']}: use the action set it was trained with")
+    check_same_game(checkpoint, path, game)
     trained = checkpoint["config"]["model"]["lstm_size"]
     if lstm_size is not None and lstm_size != trained:
         raise UsageError(f"{path} has an LSTM of size {trained}, not lstm_size={lstm_size}: "

@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+from a3c_cli.checkpoint import check_same_game
 from a3c_cli.errors import UsageError
 from a3c_cli.files import atomic_path
 
@@ -36,11 +37,7 @@ def run_dir_of(checkpoint: Path) -> Path:
 
 def check_resumable(checkpoint: dict, path: Path, cfg: dict) -> None:
     """Refuse what cannot continue the same agent; log what changes and may."""
-    actions = cfg["game"]["actions"]  # [] until the emulator is asked (game=retro, ale): compared then
-    if checkpoint["game"] != cfg["game"]["name"] or (actions and checkpoint["actions"] != actions):
-        raise UsageError(f"resume: {path} is a run of {checkpoint['game']} with {len(checkpoint['actions'])} actions; "
-                         f"this run asks for {cfg['game']['name']} with {len(cfg['game']['actions'])}: "
-                         f"resume with game={checkpoint['game']}, or start a new run")
+    check_same_game(checkpoint, path, cfg["game"])
     before = checkpoint["config"]
     if before["model"] != cfg["model"]:
         changed = ", ".join(f"model.{k}={before['model'][k]}" for k in cfg["model"] if before["model"][k] != cfg["model"][k])

@@ -24,7 +24,7 @@ from a3c_cli.a3c import run_worker
 from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.config import available_cpus
 from a3c_cli.counters import Counters
-from a3c_cli.errors import RunFailed, UsageError
+from a3c_cli.errors import RunFailed, UsageError, os_error_text
 from a3c_cli.evaluator import run_evaluator
 from a3c_cli.games.make import check_game, resolve_actions
 from a3c_cli.metrics import FILE_ONLY, RunRecords
@@ -359,7 +359,7 @@ class Training:
                     reason = self.supervise()
                 except OSError as exc:  # the run's records could not be written: a full disk
                     reason = "failed"
-                    self.failure = f"cannot write the run's records: {exc.strerror}" + (f" ({exc.filename})" if exc.filename else "")
+                    self.failure = f"cannot write the run's records: {os_error_text(exc)}"
                 except KeyboardInterrupt:
                     signame = signal.Signals(self.signal_received or signal.SIGINT).name
                     log.warning("%s: stopping the workers and saving a checkpoint (Ctrl-C again to skip the wait)", signame)
