@@ -15,54 +15,61 @@ import os
 import sys
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-from torch.distributions import Categorical
 from torch.nn import functional as F
 
 from a3c_cli.child import become_child, report_error
 from a3c_cli.counters import Counters
-from a3c_cli.games.make import make_env
+from a3c_cli.games.make import make_vector_env
 from a3c_cli.model import ActorCritic, State, build_model
 from a3c_cli.optim import build_optimizer
 
 
+WORKER_NICENESS = 10
+
+
 @dataclass
 class Rollout:
-    """rollout_steps consecutive agent steps of one worker, and what learning needs to replay them."""
+    """rollout_steps consecutive agent steps of one worker's B environments (B = 1 is classic
+    A3C), and what learning needs to replay them. Tensors are (T, B, ...)."""
 
-    frames: torch.Tensor  # (T, 1, S, S) uint8: the frame each action was chosen on
-    starts: torch.Tensor  # (T,) 1.0 where frames[t] is an episode's first frame
-    actions: torch.Tensor  # (T,) int64
-    rewards: torch.Tensor  # (T,) the learning reward (scaled, clipped)
-    dones: torch.Tensor  # (T,) 1.0 where the episode ended after step t (game over or time limit)
-    next_values: torch.Tensor  # (T,) value of the state after step t: 0 after game over,
+    frames: torch.Tensor  # (T, B, 1, S, S) uint8: the frame each action was chosen on
+    starts: torch.Tensor  # (T, B) 1.0 where frames[t] is an episode's first frame
+    actions: torch.Tensor  # (T, B) int64
+    rewards: torch.Tensor  # (T, B) the learning reward (scaled, clipped)
+    dones: torch.Tensor  # (T, B) 1.0 where the episode ended after step t (game over or time limit)
+    next_values: torch.Tensor  # (T, B) value of the state after step t: 0 after game over,
     #                            V(last frame) after a time limit, else filled in by `learn`
-    last_value: torch.Tensor  # () V(the frame after the rollout), for bootstrapping
+    last_value: torch.Tensor  # (B,) V(the frame after the rollout), for bootstrapping
     start_state: State  # the LSTM state before frames[0]
 
 
 def gae(rewards, values, next_values, dones, gamma: float, lam: float):
-    """Generalized advantage estimation (Schulman et al. 2016) over one rollout.
+    """Generalized advantage estimation (Schulman et al. 2016) over one rollout, (T, ...) tensors.
 
     values[t] = V(s_t); next_values[t] = V(s_{t+1}), or what stands in for it at an episode's end;
     advantages do not flow back across an episode's end. Returns (advantages, value targets)."""
-    advantages = torch.zeros_like(rewards)
-    running = torch.zeros(())
+    deltas = rewards + gamma * next_values - values
+    carry = gamma * lam * (1.0 - dones)
+    advantages = torch.empty_like(rewards)
+    running = torch.zeros_like(rewards[0])
     for t in reversed(range(len(rewards))):
-        delta = rewards[t] + gamma * next_values[t] - values[t]
-        running = delta + gamma * lam * (1.0 - dones[t]) * running
+        running = deltas[t] + carry[t] * running
         advantages[t] = running
     return advantages, advantages + values
 
 
 def a3c_loss(logits, values, actions, advantages, returns, value_coef: float, entropy_coef: float):
     """Policy gradient + value_coef * 0.5 * squared value error - entropy_coef * entropy, summed
-    over the rollout. Returns the loss and its parts for the logs."""
+    over the rollout's time steps and averaged over its environments (so one update has the same
+    scale whatever the number of environments). Returns the loss and its parts for the logs."""
+    environments = actions.shape[1]
     log_probs = F.log_softmax(logits, dim=-1)
-    entropy = -(log_probs.exp() * log_probs).sum(-1).sum()
-    chosen = log_probs.gather(1, actions.unsqueeze(1)).squeeze(1)
-    policy_loss = -(chosen * advantages.detach()).sum()
-    value_loss = 0.5 * (returns.detach() - values).pow(2).sum()
+    entropy = -(log_probs.exp() * log_probs).sum() / environments
+    chosen = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    policy_loss = -(chosen * advantages.detach()).sum() / environments
+    value_loss = 0.5 * (returns.detach() - values).pow(2).sum() / environments
     loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
     return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item()}
 
@@ -82,7 +89,7 @@ def hand_over_gradients(local: torch.nn.Module, shared: torch.nn.Module) -> None
 def learn(model: ActorCritic, shared_model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Rollout, cfg: dict) -> dict:
     """One A3C update from one rollout; `model` must hold the weights the rollout was played with."""
     logits, values, _ = model(rollout.frames, rollout.start_state, rollout.starts)
-    following = torch.cat([values[1:].detach(), rollout.last_value.view(1)])
+    following = torch.cat([values[1:].detach(), rollout.last_value.unsqueeze(0)])
     next_values = torch.where(rollout.dones.bool(), rollout.next_values, following)
     advantages, returns = gae(rollout.rewards, values.detach(), next_values, rollout.dones, cfg["gamma"], cfg["gae_lambda"])
     loss, stats = a3c_loss(logits, values, rollout.actions, advantages, returns, cfg["value_coef"], cfg["entropy_coef"])
@@ -101,64 +108,79 @@ def learn(model: ActorCritic, shared_model: ActorCritic, optimizer: torch.optim.
 
 
 class Actor:
-    """Plays one environment with the local model and fills Rollouts; keeps the episode and LSTM
-    state across rollouts (the state is detached: gradients stop at a rollout's start)."""
+    """Plays B environments (a Gymnasium vector env that resets each episode as it ends) with the
+    local model and fills Rollouts; keeps the episodes and LSTM states across rollouts (the state
+    is detached: gradients stop at a rollout's start)."""
 
-    def __init__(self, env, model: ActorCritic, steps: int, seed: int):
-        self.env, self.model, self.steps = env, model, steps
-        self.obs, _ = env.reset(seed=seed)
-        self.state = model.initial_state()
-        self.start = 1.0
+    def __init__(self, envs, model: ActorCritic, steps: int, seed: int):
+        self.envs, self.model, self.steps = envs, model, steps
+        self.batch = envs.num_envs
+        self.obs, _ = envs.reset(seed=[seed * self.batch + i for i in range(self.batch)])
+        self.state = model.initial_state(self.batch)
+        self.starts = torch.ones(self.batch)
         self.finished_episodes: list[dict] = []
 
-    @torch.no_grad()
     def rollout(self) -> Rollout:
-        T = self.steps
+        T, B = self.steps, self.batch
         frames = torch.empty((T, *self.obs.shape), dtype=torch.uint8)
-        starts, rewards, dones, next_values = (torch.zeros(T) for _ in range(4))
-        actions = torch.zeros(T, dtype=torch.int64)
+        starts, rewards, dones, next_values = (torch.zeros(T, B) for _ in range(4))
+        actions = torch.zeros(T, B, dtype=torch.int64)
         start_state = self.state
-        for t in range(T):
-            frames[t] = torch.from_numpy(self.obs)
-            starts[t] = self.start
-            logits, _, self.state = self.model(frames[t : t + 1], self.state, starts[t : t + 1])
-            action = Categorical(logits=logits[0]).sample()
-            self.obs, reward, terminated, truncated, info = self.env.step(action.item())
-            actions[t], rewards[t] = action, reward
-            self.start = 0.0
-            if truncated and not terminated:  # cut by the time limit: the future still has value
-                next_values[t] = self.value_of_current_frame()
-            if terminated or truncated:
-                dones[t] = 1.0
-                self.finished_episodes.append({"return": float(info["episode"]["r"]), "length": int(info["episode"]["l"])})
-                self.obs, _ = self.env.reset()
-                self.start = 1.0
-        last_value = self.value_of_current_frame()
-        return Rollout(frames, starts, actions, rewards, dones, next_values, last_value, start_state)
+        with torch.inference_mode():  # acting needs no autograd records at all
+            for t in range(T):
+                frames[t] = torch.from_numpy(self.obs)
+                starts[t] = self.starts
+                logits, _, self.state = self.model(frames[t : t + 1], self.state, starts[t : t + 1])
+                actions[t] = torch.multinomial(F.softmax(logits[0], dim=-1), 1).squeeze(1)
+                self.obs, reward, terminated, truncated, info = self.envs.step(actions[t].numpy())
+                rewards[t] = torch.from_numpy(reward)
+                ended = terminated | truncated
+                dones[t] = torch.from_numpy(ended)
+                self.starts = dones[t].clone()
+                if ended.any():
+                    self.record_episodes(info["final_info"])
+                    cut = truncated & ~terminated  # cut by the time limit: the future still has value
+                    if cut.any():
+                        final = self.obs.copy()
+                        final[cut] = np.stack(info["final_obs"][cut])
+                        next_values[t] = self.values_of(final, torch.zeros(B)) * torch.from_numpy(cut)
+            last_value = self.values_of(self.obs, self.starts)
+        # inference tensors cannot be saved for backward: learning gets ordinary copies
+        start_state = (start_state[0].clone(), start_state[1].clone())
+        return Rollout(frames, starts, actions, rewards, dones, next_values, last_value.clone(), start_state)
 
-    def value_of_current_frame(self) -> torch.Tensor:
-        frame = torch.from_numpy(self.obs).unsqueeze(0)
-        _, value, _ = self.model(frame, self.state, torch.tensor([self.start]))
-        return value[0]
+    def values_of(self, obs, starts: torch.Tensor) -> torch.Tensor:
+        """V of the frames `obs`, following the current LSTM states (reset where starts is 1)."""
+        _, values, _ = self.model(torch.from_numpy(obs).unsqueeze(0), self.state, starts.unsqueeze(0))
+        return values[0]
+
+    def record_episodes(self, final_info: dict) -> None:
+        episode = final_info["episode"]
+        for i in final_info["_episode"].nonzero()[0]:
+            self.finished_episodes.append({"return": float(episode["r"][i]), "length": int(episode["l"][i])})
 
 
 def run_worker(rank: int, seed: int, cfg: dict, shared_model, optimizer, counters: Counters, events, stop) -> None:
-    """A worker process: one emulator, one local model, updates until `stop` is set or the
-    trainer's process is gone. `optimizer` is the shared one, or None for private statistics."""
-    become_child()
-    parent = os.getppid()
+    """A worker process: its environments, one local model, updates until `stop` is set (or the
+    trainer is gone: become_child). `optimizer` is the shared one, or None for private statistics."""
+    become_child(f"a3c-worker-{rank}")
+    # Workers and their emulator processes yield the cores to the evaluator: with 8 emulator
+    # processes a worker, an evaluator of equal priority got a twentieth of the machine and one
+    # greedy evaluation of Pong took 10 minutes.
+    os.nice(WORKER_NICENESS)
     try:
+        envs = make_vector_env(cfg["game"], cfg["model"]["frame_size"], cfg["envs_per_worker"])
         torch.manual_seed(seed)
         model = build_model(cfg)
         if optimizer is None:
             optimizer = build_optimizer(cfg["optim"], shared_model.parameters())
-        actor = Actor(make_env(cfg["game"], cfg["model"]["frame_size"]), model, cfg["rollout_steps"], seed)
-        frames_per_step = cfg["game"]["frame_skip"]
-        while not stop.is_set() and os.getppid() == parent:
+        actor = Actor(envs, model, cfg["rollout_steps"], seed)
+        frames_per_update = cfg["rollout_steps"] * cfg["envs_per_worker"] * cfg["game"]["frame_skip"]
+        while not stop.is_set():
             model.load_state_dict(shared_model.state_dict())
             rollout = actor.rollout()
             stats = learn(model, shared_model, optimizer, rollout, cfg)
-            counters.add(rank, len(rollout.actions) * frames_per_step, 1, len(actor.finished_episodes), int(stats["skipped"]))
+            counters.add(rank, frames_per_update, 1, len(actor.finished_episodes), int(stats["skipped"]))
             for episode in actor.finished_episodes:
                 events.put({"kind": "episode", "worker": rank, **episode})
             actor.finished_episodes.clear()

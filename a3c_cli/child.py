@@ -4,21 +4,53 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import multiprocessing
+import os
+import select
 import signal
 import sys
+import threading
 import traceback
 
 import torch
 
 from a3c_cli.errors import UsageError, os_error_text
+from a3c_cli.processes import set_name
 
 PR_SET_PDEATHSIG = 1
 
 
-def become_child() -> None:
-    """One thread (N workers on N cores: more only contend), Ctrl-C left to the trainer (which
-    stops us in order), and, on Linux, death with the trainer if it is killed outright."""
+def become_child(name: str) -> None:
+    """A name that `ps` and the benchmark's memory figures show, one thread (N workers on N
+    cores: more only contend), Ctrl-C left to the trainer (which stops us in order), and, on
+    Linux, death with the trainer if it is killed outright."""
+    set_name(name)
     torch.set_num_threads(1)
+    follow_parent()
+    die_with_trainer()
+
+
+def die_with_trainer() -> None:
+    """Our parent is the fork server, which waits for its children before it exits: if the
+    trainer is killed outright, only watching the trainer itself ends us (and, through the
+    parent-death signal, our emulator processes)."""
+    trainer = multiprocessing.parent_process()
+    if trainer is None or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        watched = os.pidfd_open(trainer.pid)
+    except OSError:  # already gone
+        os._exit(1)
+    threading.Thread(target=exit_when_ended, args=(watched,), name="watch-trainer", daemon=True).start()
+
+
+def exit_when_ended(pidfd: int) -> None:
+    select.select([pidfd], [], [])  # readable once the process has ended
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def follow_parent() -> None:
+    """Ctrl-C (sent to every process of the terminal) ignored, and death with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -36,6 +36,7 @@ commands:
   roms     import ROMs into stable-retro (a3c roms import PATH..., a3c roms import --atari)
   plot     overlay the learning curves of runs in one PNG (a3c plot RUN_DIR...)
   report   rank the runs of a sweep or any run directories, best first (a3c report SWEEP_DIR)
+  bench    training speed against the emulator's own, and memory per process (a3c bench seconds=60)
 
 train and test are Hydra apps: `a3c train --help` lists the config groups and keys,
 `a3c train --cfg job` prints the composed config, `a3c train -m key=a,b` sweeps.
@@ -75,6 +76,7 @@ PLAIN_COMMANDS = {
     "roms": "a3c_cli.catalog:roms_command",
     "plot": "a3c_cli.plot:plot_command",
     "report": "a3c_cli.sweep:report_command",
+    "bench": "a3c_cli.bench:bench_command",
 }
 
 

@@ -91,7 +91,7 @@ class MemoryGameConfig(GameConfig):
 @dataclass
 class OptimConfig:
     name: str = MISSING  # adam | rmsprop
-    lr: float = 1e-4
+    lr: float = 1e-3
     eps: float = 1e-8
     weight_decay: float = 0.0
     shared: bool = True  # statistics in shared memory (the A3C paper); false: one set per worker
@@ -128,7 +128,8 @@ class TrainConfig:
     game: Any = MISSING
     optim: Any = MISSING
     model: ModelConfig = MISSING
-    workers: int = MISSING  # Hogwild worker processes, one emulator each
+    workers: int = MISSING  # Hogwild worker processes
+    envs_per_worker: int = 8  # environments each worker steps in lockstep, one batched forward pass; 1: classic A3C
     seed: int = 0
     max_frames: int = 500_000  # stop after this many emulator frames (all workers together)
     max_minutes: Optional[float] = None  # ... or after this much wall time; null: no time limit
@@ -194,6 +195,7 @@ def validate_test(cfg: dict) -> None:
 def validate(cfg: dict) -> None:
     """Check values of a resolved `a3c train` config; raise UsageError naming the key and the fix."""
     _require(cfg["workers"] >= 1, f"workers={cfg['workers']}: need at least 1 worker (e.g. workers=2)")
+    _require(cfg["envs_per_worker"] >= 1, f"envs_per_worker={cfg['envs_per_worker']}: need at least 1 (1 is classic A3C)")
     _require(cfg["max_frames"] >= 1, f"max_frames={cfg['max_frames']}: must be a positive frame count")
     minutes = cfg["max_minutes"]
     _require(minutes is None or minutes > 0, f"max_minutes={minutes}: must be > 0, or null for no limit")

@@ -30,13 +30,13 @@ def play_episode(env, model: ActorCritic, greedy: bool = True, frames: list | No
     `frames` list (and an env made with render_mode="rgb_array"), appends every screen shown."""
     obs, _ = env.reset()
     state = model.initial_state()
-    start = torch.ones(1)
+    start = torch.ones(1, 1)
     while True:
         if frames is not None:
             frames.append(env.render())
-        logits, _, state = model(torch.from_numpy(obs).unsqueeze(0), state, start)
-        start = torch.zeros(1)
-        action = logits[0].argmax() if greedy else Categorical(logits=logits[0]).sample()
+        logits, _, state = model(torch.from_numpy(obs)[None, None], state, start)
+        start = torch.zeros(1, 1)
+        action = logits[0, 0].argmax() if greedy else Categorical(logits=logits[0, 0]).sample()
         obs, _, terminated, truncated, info = env.step(action.item())
         if terminated or truncated:
             if frames is not None:
@@ -64,7 +64,7 @@ def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, reques
                   best: float | None) -> None:
     """The evaluator process. `best` is the run's best mean return so far (a restarted evaluator
     must not take its first result for a new best)."""
-    become_child()
+    become_child("a3c-evaluator")
     try:
         checkpoints = Path(run_dir) / "checkpoints"
         published = Path(cfg["checkpoints_dir"]) / cfg["game"]["name"] / "best.pt"

@@ -53,6 +53,10 @@ class RunRecords:
         log.info("frames %s | updates %s | %.0f frames/s | training return %s", f"{step:,}", f"{counters['updates']:,}", fps, shown)
         return record
 
+    def first_update(self, time: float, counters: dict, seconds: float) -> None:
+        self._write({"kind": "start", "time": round(time, 2), **counters, "first_update_s": round(seconds, 2)})
+        log.info("first update %.1f s after the command", seconds)
+
     def evaluation(self, time: float, evaluation: dict) -> dict:
         record = {"kind": "eval", "time": round(time, 2), **evaluation}
         self._write(record)

@@ -30,6 +30,7 @@ from a3c_cli.games.make import check_game, resolve_actions
 from a3c_cli.metrics import FILE_ONLY, RunRecords
 from a3c_cli.model import build_model
 from a3c_cli.optim import build_optimizer
+from a3c_cli.processes import seconds_alive
 from a3c_cli.progress import Display, Snapshot
 from a3c_cli.resume import check_resumable, cut_metrics, find_checkpoint, run_dir_of
 
@@ -85,6 +86,18 @@ def resume_from(cfg: dict, run_dir: Path, shared_model, optimizer) -> dict:
     return checkpoint
 
 
+def child_context():
+    """Workers and the evaluator start from a fork server that has imported torch and our
+    modules once (a3c_cli.preload), before any thread or emulator exists: they start in a
+    fraction of a second and share those pages instead of each holding a private copy. Where
+    there is no fork server (Windows), fresh interpreters."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["a3c_cli.preload"])
+    return ctx
+
+
 class Training:
     def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer, resumed: dict | None = None):
         self.cfg, self.run_dir = cfg, run_dir
@@ -93,7 +106,7 @@ class Training:
             # A job under joblib's launcher runs in a loky process whose default start method is
             # "loky"; spawned children inherit that name and cannot resolve it.
             multiprocessing.set_start_method("spawn", force=True)
-        self.ctx = mp.get_context("spawn")  # fresh interpreters: no inherited threads or emulators
+        self.ctx = child_context()
         self.counters = Counters(self.ctx, slots=cfg["workers"], start=resumed["counters"] if resumed else None)
         self.events = self.ctx.Queue()
         self.eval_requests = None  # made with each evaluator (start_evaluator)
@@ -117,6 +130,7 @@ class Training:
         self.started = time.monotonic() - (resumed["time"] if resumed else 0.0)  # times go on after a resume
         self.line_time, self.line_frames = self.elapsed(), start["frames"]  # when the last training line was written
         self.line_updates, self.line_skipped = start["updates"], start["skipped_updates"]
+        self.start_updates, self.first_update_s = start["updates"], None
         self.view = Snapshot(title=f"a3c train {cfg['game']['name']} - {cfg['workers']} workers", max_frames=cfg["max_frames"])
 
     # -- processes ----------------------------------------------------------------------------
@@ -135,8 +149,8 @@ class Training:
     def start_worker(self, rank: int) -> None:
         # a restarted or resumed worker must not replay its predecessor's episodes
         seed = self.cfg["seed"] + rank + self.counters.snapshot()["updates"]
-        worker = self.ctx.Process(
-            target=run_worker, name=f"a3c-worker-{rank}", daemon=True,
+        worker = self.ctx.Process(  # not a daemon: it may start emulator processes of its own
+            target=run_worker, name=f"a3c-worker-{rank}", daemon=False,
             args=(rank, seed, self.cfg, self.shared_model, self.optimizer, self.counters, self.events, self.stop))
         worker.start()
         self.workers[rank] = worker
@@ -259,6 +273,13 @@ class Training:
         self.line_time, self.line_frames = now, counters["frames"]
         self.line_updates, self.line_skipped = counters["updates"], counters["skipped_updates"]
 
+    def note_first_update(self) -> None:
+        """How long start-up took (processes, imports, emulators): from the command to the
+        first update of the shared model."""
+        if self.first_update_s is None and self.view.updates > self.start_updates:
+            self.first_update_s = seconds_alive() or self.elapsed()
+            self.records.first_update(self.elapsed(), self.counters.snapshot(), self.first_update_s)
+
     def update_view(self, fps: float, status: str) -> None:
         c = self.counters.snapshot()
         v = self.view
@@ -282,6 +303,7 @@ class Training:
             fps_window.append((self.elapsed(), frames))
             fps = (fps_window[-1][1] - fps_window[0][1]) / max(fps_window[-1][0] - fps_window[0][0], 1e-9)
             self.update_view(fps, f"training ({self.restarts} restarts)" if self.restarts else "training")
+            self.note_first_update()
             if self.elapsed() - self.line_time >= cfg["log_interval"]:
                 self.write_train_line()
             if self.failure is not None or not self.replace_dead_processes():

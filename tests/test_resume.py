@@ -42,7 +42,7 @@ def test_resume_latest_goes_on_in_the_same_run_directory(tmp_path):
     assert min(steps) > max(s["step"].item() for s in first["optimizer"]["state"].values())  # statistics went on
     assert latest["optimizer"]["param_groups"][0]["lr"] == 5e-4
     assert latest["best_return"] >= first["best_return"]
-    assert "resume: optim.lr 0.0001 -> 0.0005" in (run / "train.log").read_text()
+    assert "resume: optim.lr 0.001 -> 0.0005" in (run / "train.log").read_text()
 
 
 def test_a_killed_run_resumes_from_its_checkpoint_without_lines_twice(tmp_path):

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 from a3c_cli.model import build_model
@@ -19,7 +20,7 @@ def run_args(tmp_path: Path, *overrides: str) -> list[str]:
 
 def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
     result = a3c(*run_args(tmp_path, "workers=2", "max_frames=16000", "eval_interval=8000", "eval_episodes=2",
-                           "game.max_episode_steps=300"))
+                           "game.max_episode_steps=100"))
     assert result.returncode == 0, result.stderr[-3000:]
     run = tmp_path / "run"
     assert (run / ".hydra" / "config.yaml").is_file() and (run / ".hydra" / "overrides.yaml").is_file()
@@ -50,6 +51,8 @@ def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
     assert (run / "curve.png").stat().st_size > 10_000
     log = (run / "train.log").read_text()
     assert "evaluation at" in log and "stopped (max_frames)" in log
+    start = records(run, "start")  # start-up time: from the command to the first update
+    assert len(start) == 1 and 0 < start[0]["first_update_s"] < 120 and "first update" in log
 
 
 def test_pong_with_rmsprop_and_a_smaller_lstm(tmp_path):
@@ -76,9 +79,16 @@ def running(pid: int) -> bool:
 
 
 def child_pids(pid: int) -> set[int]:
+    """Every descendant: workers and the evaluator are children of the fork server, emulator
+    processes children of their worker."""
     children = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        children |= {int(c) for c in (task / "children").read_text().split()}
+        try:
+            children |= {int(c) for c in (task / "children").read_text().split()}
+        except FileNotFoundError:
+            continue  # a thread or process that just ended
+    for child in list(children):
+        children |= child_pids(child) if running(child) else set()
     return children
 
 
@@ -89,7 +99,7 @@ def test_ctrl_c_stops_workers_saves_a_checkpoint_and_exits(tmp_path):
     while time.monotonic() < deadline and not has_updates(tmp_path / "run"):
         time.sleep(0.5)
     children = child_pids(process.pid)
-    assert len(children) >= 3  # two workers and the evaluator
+    assert len(children) >= 3 + 16  # two workers and the evaluator, each worker's 8 emulator processes
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr[-2000:]
@@ -103,21 +113,26 @@ def test_ctrl_c_stops_workers_saves_a_checkpoint_and_exits(tmp_path):
 
 
 def final_success(tmp_path: Path, *overrides: str) -> float:
-    result = a3c(*run_args(tmp_path, "game=memory", "workers=2", "optim.lr=1e-3", "max_frames=40000",
-                           "eval_interval=20000", "eval_episodes=100", *overrides))
+    result = a3c(*run_args(tmp_path, "game=memory", "workers=2", "optim.lr=1e-3", "eval_episodes=100", *overrides))
     assert result.returncode == 0, result.stderr[-3000:]
     final = records(tmp_path / "run", "eval")[-1]
     assert final["final"]
     return final["eval_return"]["mean"]
 
 
-def test_lstm_agent_learns_the_memory_task(tmp_path):
+# classic A3C: 2,000 updates of one environment; batched (the default): 8 environments a worker
+LEARNING_RUNS = {"classic": ["envs_per_worker=1", "max_frames=40000", "eval_interval=20000"],
+                 "batched": ["envs_per_worker=8", "max_frames=80000", "eval_interval=40000"]}
+
+
+@pytest.mark.parametrize("run", LEARNING_RUNS.values(), ids=LEARNING_RUNS.keys())
+def test_lstm_agent_learns_the_memory_task(tmp_path, run):
     """The cue is gone for 5 frames before the choice: only carried LSTM state can bridge them."""
-    assert final_success(tmp_path) >= 0.95
+    assert final_success(tmp_path, *run) >= 0.95
 
 
 def test_feed_forward_agent_cannot_learn_the_memory_task(tmp_path):
-    assert final_success(tmp_path, "model.recurrent=false") < 0.8
+    assert final_success(tmp_path, *LEARNING_RUNS["batched"], "model.recurrent=false") < 0.8
 
 
 def test_a_config_error_only_the_emulator_reveals_is_one_line_and_exit_2(tmp_path):

@@ -3,17 +3,20 @@ action index. Environments are made inside worker and evaluator processes: one e
 
 from __future__ import annotations
 
+import functools
+import gc
 import logging
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 
 import gymnasium as gym
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 from gymnasium.wrappers import RecordEpisodeStatistics, TimeLimit, TransformReward
 
 from a3c_cli.errors import UsageError
 from a3c_cli.games.memory import CueMemoryTask
-from a3c_cli.games.wrappers import (ActionSubset, ButtonCombos, GrayCropResize, ServeAfterLifeLost, StickyFrameSkip,
-                                    scale_and_clip)
+from a3c_cli.games.wrappers import (ActionSubset, ButtonCombos, EpisodeInfoOnly, GrayCropResize, ServeAfterLifeLost,
+                                    StickyFrameSkip, scale_and_clip)
 
 log = logging.getLogger("a3c")
 
@@ -102,3 +105,28 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None) -> gym
     env = TimeLimit(env, game["max_episode_steps"])
     env = RecordEpisodeStatistics(env)
     return TransformReward(env, scale_and_clip(game["reward_scale"], game["reward_clip"]))
+
+
+def make_vector_env(game: dict, frame_size: int, count: int) -> VectorEnv:
+    """`count` environments stepped in lockstep, reset as soon as an episode ends (the final frame
+    and info are in info["final_obs"], info["final_info"]). One is classic A3C. stable-retro
+    allows one emulator per process, so several retro games run in child processes that write
+    their frames to shared memory; ALE and the memory task step in this process, where a step is
+    cheaper than a message to another one. "fork": the children only step emulators, and are
+    made before this process computes anything with torch."""
+    if game["backend"] == "retro" and count > 1:
+        gc.freeze()  # the children share this process's objects: keep their collector off them
+        make = [functools.partial(make_worker_env, game, frame_size, True) for _ in range(count)]
+        return AsyncVectorEnv(make, shared_memory=True, context="fork", autoreset_mode=AutoresetMode.SAME_STEP)
+    make = [functools.partial(make_worker_env, game, frame_size, False) for _ in range(count)]
+    return SyncVectorEnv(make, autoreset_mode=AutoresetMode.SAME_STEP)
+
+
+def make_worker_env(game: dict, frame_size: int, own_process: bool) -> gym.Env:
+    """A worker's environment. In a process of its own it leaves Ctrl-C to the trainer and dies
+    with its worker."""
+    if own_process:
+        from a3c_cli.child import follow_parent
+
+        follow_parent()
+    return EpisodeInfoOnly(make_env(game, frame_size))

@@ -116,6 +116,20 @@ class GrayCropResize(gym.ObservationWrapper):
         return cv2.resize(gray, (self._size, self._size), interpolation=cv2.INTER_AREA)[None]
 
 
+class EpisodeInfoOnly(gym.Wrapper):
+    """Passes on only info["episode"] (the finished episode's score and length). A vector env
+    merges every info key of every environment at every step, and stable-retro reports each of
+    the game's RAM variables: merging them cost more than a worker's whole step bookkeeping."""
+
+    def reset(self, *, seed=None, options=None):
+        obs, _ = self.env.reset(seed=seed, options=options)
+        return obs, {}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {"episode": info["episode"]} if "episode" in info else {}
+
+
 def scale_and_clip(scale: float, clip: float | None):
     """The learning signal: reward * scale, then clipped to [-clip, clip] when clip is set."""
     if clip is None:

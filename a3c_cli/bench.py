@@ -1,0 +1,224 @@
+"""`a3c bench`: how fast training runs, against how fast the emulator alone goes on the same cores.
+
+    a3c bench [game=...] [workers=N] [seconds=S] [any other a3c train override]
+
+1. The emulator limit: N processes step the game's environment stack (frame skip, grayscale,
+   crop and resize included) with random actions for S seconds. Training cannot beat it.
+2. Training: a real `a3c train` run of the same config for S seconds (no evaluations during it),
+   measured from its steady state: the first seconds after the first update are left out.
+3. Memory: RSS and PSS of every process of that run, sampled halfway through it.
+
+It prints the figures and writes them to bench.json in outputs/bench/<game>/<time>/, with the
+machine and commit they were measured on, so that runs can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import multiprocessing as mp
+import platform
+import subprocess
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from a3c_cli.errors import UsageError
+
+WARMUP_S = 3.0  # after the first update (a quarter of a short phase): processes starting, caches cold
+MEMORY_SAMPLE_AT = 0.6  # of the training phase
+
+
+def bench_command(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="a3c bench", description="Measure the emulator limit, training throughput and memory on this machine.",
+        epilog="example: a3c bench game=Pong-Atari2600 workers=2 seconds=60 envs_per_worker=8")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="seconds=S (default 60) for each of the two phases, and any a3c train override")
+    args = parser.parse_args(argv)
+    seconds, overrides = take_seconds(args.overrides)
+
+    from a3c_cli.cli import normalize_game_names, precheck
+
+    cfg = precheck("train", normalize_game_names(overrides))
+    out_dir = Path("outputs") / "bench" / cfg["game"]["name"] / datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    results = run_bench(cfg, seconds, out_dir)
+    print_results(results)
+    (out_dir / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"figures written to {out_dir / 'bench.json'}")
+    return 0
+
+
+def take_seconds(overrides: list[str]) -> tuple[float, list[str]]:
+    seconds, rest = 60.0, []
+    for override in overrides:
+        if override.startswith("seconds="):
+            try:
+                seconds = float(override.removeprefix("seconds="))
+            except ValueError:
+                seconds = -1.0
+            if seconds < 5:
+                raise UsageError(f"{override}: give at least 5 seconds per phase (e.g. seconds=60)")
+        else:
+            rest.append(override)
+    return seconds, rest
+
+
+def run_bench(cfg: dict, seconds: float, out_dir: Path) -> dict:
+    from a3c_cli.games.make import check_game, resolve_actions
+
+    check_game(cfg["game"])
+    cfg["game"] = resolve_actions(cfg["game"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    print(f"a3c bench: {cfg['game']['name']}, {cfg['workers']} workers x {cfg['envs_per_worker']} environments, "
+          f"{seconds:.0f} s per phase")
+    print(f"1/2 emulator limit: {cfg['workers']} processes stepping the game with random actions")
+    emulator = emulator_limit(cfg, seconds)
+    print(f"2/2 training: a3c train for {seconds:.0f} s")
+    training = training_throughput(cfg, seconds, out_dir / "train")
+    return {
+        "game": cfg["game"]["name"], "workers": cfg["workers"], "envs_per_worker": cfg["envs_per_worker"],
+        "seconds": seconds, "machine": machine(), "emulator": emulator, "training": training,
+        "ratio": round(training["frames_per_s"] / emulator["frames_per_s"], 3) if training["frames_per_s"] else None,
+        "config": {k: cfg[k] for k in ("rollout_steps", "model", "optim")},
+    }
+
+
+# -- 1. the emulator limit ------------------------------------------------------------------------
+
+def emulator_limit(cfg: dict, seconds: float) -> dict:
+    with ProcessPoolExecutor(cfg["workers"], mp_context=mp.get_context("spawn")) as pool:
+        start_together = time.time() + 3.0  # every process has made its emulator by then
+        futures = [pool.submit(step_randomly, cfg["game"], cfg["model"]["frame_size"], start_together, seconds, seed)
+                   for seed in range(cfg["workers"])]
+        rates = [future.result() for future in futures]
+    return {"frames_per_s": round(sum(rates)), "per_process": [round(r) for r in rates]}
+
+
+def step_randomly(game: dict, frame_size: int, start_at: float, seconds: float, seed: int) -> float:
+    """Emulator frames per second of one process stepping the environment stack at random."""
+    from a3c_cli.games.make import make_env
+    from a3c_cli.processes import set_name
+
+    set_name("a3c-emulator")
+    env = make_env(game, frame_size)
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    time.sleep(max(0.0, start_at - time.time()))
+    steps, started = 0, time.monotonic()
+    while time.monotonic() - started < seconds:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        steps += 1
+        if terminated or truncated:
+            env.reset()
+    return steps * game["frame_skip"] / (time.monotonic() - started)
+
+
+# -- 2. training ------------------------------------------------------------------------------------
+
+def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
+    from a3c_cli.processes import seconds_alive
+    from a3c_cli.trainer import train
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg = {**cfg, "max_minutes": seconds / 60, "max_frames": 10**15, "eval_interval": 10**15, "eval_episodes": 1,
+           "log_interval": 1.0, "progress": False, "resume": None, "checkpoints_dir": str(run_dir / "checkpoints")}
+    sampler = MemorySampler(at=time.monotonic() + MEMORY_SAMPLE_AT * seconds)
+    sampler.start()
+    age_at_start = seconds_alive() or 0.0  # the trainer's figure counts from this process's start
+    train(cfg, str(run_dir))
+    sampler.join()
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    first_update = next((r for r in records if r["kind"] == "start"), None)
+    lines = [r for r in records if r["kind"] == "train"]
+    warmup = min(WARMUP_S, seconds / 4)
+    steady = [r for r in lines if first_update and first_update["time"] + warmup <= r["time"] <= seconds]
+    first_update_s = round(first_update["first_update_s"] - age_at_start, 1) if first_update else None
+    result = {"frames_per_s": None, "updates_per_s": None, "first_update_s": first_update_s,
+              "memory": sampler.rows, "run_dir": str(run_dir)}
+    if len(steady) >= 2:
+        span = steady[-1]["time"] - steady[0]["time"]
+        result["frames_per_s"] = round((steady[-1]["frames"] - steady[0]["frames"]) / span)
+        result["updates_per_s"] = round((steady[-1]["updates"] - steady[0]["updates"]) / span, 1)
+        result["measured_s"] = round(span, 1)
+    return result
+
+
+class MemorySampler(threading.Thread):
+    """Reads the memory of the run's processes once, at a set time: the trainer (this process),
+    each worker with the emulator processes it started, the evaluator."""
+
+    def __init__(self, at: float):
+        super().__init__(daemon=True)
+        self.at, self.rows = at, []
+
+    def run(self) -> None:
+        from a3c_cli.processes import memory_tree
+
+        time.sleep(max(0.0, self.at - time.monotonic()))
+        tree = memory_tree()
+        role = {row["pid"]: describe(row, tree) for row in tree}
+        self.rows = [{"process": role[row["pid"]], **{k: row[k] for k in ("pid", "rss_mb", "pss_mb")}} for row in tree]
+
+
+def describe(row: dict, tree: list[dict]) -> str:
+    if row["parent"] is None:
+        return "trainer"
+    parent = next(r for r in tree if r["pid"] == row["parent"])
+    if parent["parent"] is not None and (parent["name"] or "").startswith("a3c-worker-"):
+        return f"emulator of worker {parent['name'].removeprefix('a3c-worker-')}"
+    name = row["name"] or "?"
+    if name.startswith("a3c-worker-"):
+        return f"worker {name.removeprefix('a3c-worker-')}"
+    if name == "a3c-evaluator":
+        return "evaluator"
+    return f"other ({name})"  # multiprocessing's resource tracker
+
+
+# -- the report ---------------------------------------------------------------------------------------
+
+def machine() -> dict:
+    import torch
+
+    from a3c_cli.config import available_cpus
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"cpu": cpu, "cores": available_cpus(), "python": platform.python_version(), "torch": torch.__version__,
+            "commit": commit, "date": datetime.date.today().isoformat()}
+
+
+def print_results(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    emulator, training = results["emulator"], results["training"]
+    table = Table(title=f"a3c bench: {results['game']}, {results['workers']} workers x {results['envs_per_worker']} environments")
+    table.add_column("")
+    table.add_column("frames/s", justify="right")
+    table.add_row(f"emulator limit ({results['workers']} processes, random actions)", f"{emulator['frames_per_s']:,}")
+    shown = "-" if training["frames_per_s"] is None else f"{training['frames_per_s']:,}"
+    table.add_row("training", shown)
+    table.add_row("training / emulator limit", "-" if results["ratio"] is None else f"{results['ratio']:.0%}")
+    console = Console()
+    console.print(table)
+    memory = Table(title="memory per process (MB), sampled during training")
+    for column in ("process", "RSS", "PSS"):
+        memory.add_column(column, justify="left" if column == "process" else "right")
+    for row in training["memory"]:
+        memory.add_row(row["process"], f"{row['rss_mb']:.0f}", f"{row['pss_mb']:.0f}")
+    console.print(memory)
+    if training["first_update_s"] is not None:
+        console.print(f"first update {training['first_update_s']:.1f} s after the training phase started")
+    m = results["machine"]
+    console.print(f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, torch {m['torch']}, commit {m['commit']}")

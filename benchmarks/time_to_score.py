@@ -1,0 +1,34 @@
+"""When did a run's greedy evaluations first reach a score? Reads RUN_DIR/metrics.jsonl.
+
+    python benchmarks/time_to_score.py RUN_DIR [SCORE]
+
+Prints each evaluation (wall time, frames, mean, min and max over its episodes) and the first
+whose mean reached SCORE (default 18), or the best mean reached if none did."""
+
+import json
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    run_dir, target = Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 18.0
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    evaluations = [r for r in records if r["kind"] == "eval"]
+    if not evaluations:
+        print(f"{run_dir}: no evaluation yet")
+        return 1
+    print(f"{'minutes':>8} {'frames':>11} {'mean':>6} {'min':>6} {'max':>6}")
+    for r in evaluations:
+        stats = r["eval_return"]
+        print(f"{r['time'] / 60:8.1f} {r['frames']:11,} {stats['mean']:6.1f} {stats['min']:6.1f} {stats['max']:6.1f}")
+    reached = next((r for r in evaluations if r["eval_return"]["mean"] >= target), None)
+    if reached:
+        print(f"mean greedy return >= {target:g} first at {reached['time'] / 60:.1f} minutes, {reached['frames']:,} frames")
+        return 0
+    best = max(evaluations, key=lambda r: r["eval_return"]["mean"])
+    print(f"not reached: best mean {best['eval_return']['mean']:.1f} at {best['time'] / 60:.1f} minutes, {best['frames']:,} frames")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
