@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import textwrap
 from collections.abc import Callable
 from itertools import cycle
 from pathlib import Path
@@ -29,6 +30,7 @@ from a3c_cli.files import atomic_path
 METRICS = "metrics.jsonl"
 TRAINING_WINDOW = 20  # episodes in the running mean of training returns: single episodes are noisy
 LEGEND_ROW_INCHES = 0.22
+LABEL_WIDTH = 120  # characters of a run's label per legend line
 
 
 def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
@@ -57,7 +59,8 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
         train, evals = read_metrics(run_dir)
         draw_training(axes, train, colour)
         draw_evaluations(axes, evals, colour)
-        labels.append(run_label(run_dir) + ("" if train or evals else "  (no records yet)"))
+        label = run_label(run_dir) + ("" if train or evals else "  (no records yet)")
+        labels.append(textwrap.fill(label, LABEL_WIDTH))  # a long command line would run off the figure
     axes.set_xlabel("frames")
     axes.set_ylabel("return (game score)")
     axes.xaxis.set_major_formatter(EngFormatter(sep=""))  # 1.5M, not 1.5 with 1e6 in a corner
