@@ -4,9 +4,10 @@
 
 1. The emulator limit: N processes step the game's environment stack (frame skip, grayscale,
    crop and resize included) with random actions for S seconds. Training cannot beat it.
-2. Training: a real `a3c train` run of the same config for S seconds (no evaluations during it),
-   measured from its steady state: the first seconds after the first update are left out.
-3. Memory: RSS and PSS of every process of that run, sampled halfway through it.
+2. Training: a real `a3c train` run of the same config (no evaluations during it) for S seconds
+   and 15 more for start-up, measured from its steady state: the first seconds after the first
+   update are left out.
+3. Memory: RSS and PSS of every process of that run, sampled S/2 seconds after its first update.
 
 It prints the figures and writes them to bench.json in outputs/bench/<game>/<time>/, with the
 machine and commit they were measured on, so that runs can be compared.
@@ -27,8 +28,9 @@ from pathlib import Path
 
 from a3c_cli.errors import UsageError
 
+STARTUP_S = 15.0  # the training phase runs this much longer: processes and emulators start first
 WARMUP_S = 3.0  # after the first update (a quarter of a short phase): processes starting, caches cold
-MEMORY_SAMPLE_AT = 0.6  # of the training phase
+MEMORY_SAMPLE_AT = 0.5  # of the measured seconds after the first update
 
 
 def bench_command(argv: list[str]) -> int:
@@ -43,6 +45,8 @@ def bench_command(argv: list[str]) -> int:
     from a3c_cli.cli import normalize_game_names, precheck
 
     cfg = precheck("train", normalize_game_names(overrides))
+    if cfg is None:  # what only a running Hydra job can resolve
+        raise UsageError("a3c bench takes the key=value overrides of a single a3c train run")
     out_dir = Path("outputs") / "bench" / cfg["game"]["name"] / datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     results = run_bench(cfg, seconds, out_dir)
     print_results(results)
@@ -76,7 +80,7 @@ def run_bench(cfg: dict, seconds: float, out_dir: Path) -> dict:
           f"{seconds:.0f} s per phase")
     print(f"1/2 emulator limit: {cfg['workers']} processes stepping the game with random actions")
     emulator = emulator_limit(cfg, seconds)
-    print(f"2/2 training: a3c train for {seconds:.0f} s")
+    print(f"2/2 training: a3c train for {seconds + STARTUP_S:.0f} s, {STARTUP_S:.0f} of them for start-up")
     training = training_throughput(cfg, seconds, out_dir / "train")
     return {
         "game": cfg["game"]["name"], "workers": cfg["workers"], "envs_per_worker": cfg["envs_per_worker"],
@@ -123,9 +127,10 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
     from a3c_cli.trainer import train
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    cfg = {**cfg, "max_minutes": seconds / 60, "max_frames": 10**15, "eval_interval": 10**15, "eval_episodes": 1,
+    limit = STARTUP_S + seconds
+    cfg = {**cfg, "max_minutes": limit / 60, "max_frames": 10**15, "eval_interval": 10**15, "eval_episodes": 1,
            "log_interval": 1.0, "progress": False, "resume": None, "checkpoints_dir": str(run_dir / "checkpoints")}
-    sampler = MemorySampler(at=time.monotonic() + MEMORY_SAMPLE_AT * seconds)
+    sampler = MemorySampler(run_dir / "metrics.jsonl", after_first_update=MEMORY_SAMPLE_AT * seconds)
     sampler.start()
     age_at_start = seconds_alive() or 0.0  # the trainer's figure counts from this process's start
     train(cfg, str(run_dir))
@@ -134,7 +139,7 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
     first_update = next((r for r in records if r["kind"] == "start"), None)
     lines = [r for r in records if r["kind"] == "train"]
     warmup = min(WARMUP_S, seconds / 4)
-    steady = [r for r in lines if first_update and first_update["time"] + warmup <= r["time"] <= seconds]
+    steady = [r for r in lines if first_update and first_update["time"] + warmup <= r["time"] <= limit]
     first_update_s = round(first_update["first_update_s"] - age_at_start, 1) if first_update else None
     result = {"frames_per_s": None, "updates_per_s": None, "first_update_s": first_update_s,
               "memory": sampler.rows, "run_dir": str(run_dir)}
@@ -147,17 +152,20 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
 
 
 class MemorySampler(threading.Thread):
-    """Reads the memory of the run's processes once, at a set time: the trainer (this process),
-    each worker with the emulator processes it started, the evaluator."""
+    """Reads the memory of the run's processes once, some seconds after the first update (the
+    trainer records it in metrics.jsonl): the trainer (this process), each worker with the
+    emulator processes it started, the evaluator."""
 
-    def __init__(self, at: float):
+    def __init__(self, metrics: Path, after_first_update: float):
         super().__init__(daemon=True)
-        self.at, self.rows = at, []
+        self.metrics, self.delay, self.rows = metrics, after_first_update, []
 
     def run(self) -> None:
         from a3c_cli.processes import memory_tree
 
-        time.sleep(max(0.0, self.at - time.monotonic()))
+        while not (self.metrics.exists() and '"kind": "start"' in self.metrics.read_text()):
+            time.sleep(0.2)
+        time.sleep(self.delay)
         tree = memory_tree()
         role = {row["pid"]: describe(row, tree) for row in tree}
         self.rows = [{"process": role[row["pid"]], **{k: row[k] for k in ("pid", "rss_mb", "pss_mb")}} for row in tree]
