@@ -16,7 +16,7 @@ from a3c_cli.errors import UsageError
 from a3c_cli.files import atomic_path
 
 FORMAT = "a3c-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: the model standardizes each frame; a version-1 model read frames / 255
 
 
 def make_checkpoint(model, optimizer, counters: dict, cfg: dict, evaluation: dict | None, best_return: float | None) -> dict:
@@ -69,4 +69,7 @@ def load_checkpoint(path: str | Path) -> dict:
         raise UsageError(f"checkpoint {path} is damaged or not an a3c checkpoint ({first})") from exc
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise UsageError(f"checkpoint {path} is not an a3c checkpoint")
+    if checkpoint.get("version") != VERSION:  # its weights expect other inputs: it would play blind
+        raise UsageError(f"checkpoint {path} was written by an older a3c (format version {checkpoint.get('version')}, "
+                         f"this one reads {VERSION}), whose model saw frames differently: train it again")
     return checkpoint

@@ -80,6 +80,15 @@ def test_a_malicious_pickle_is_refused_and_never_run(tmp_path):
     assert not marker.exists()
 
 
+def test_a_checkpoint_of_an_older_model_is_refused(tmp_path, checkpoint):
+    """Version 1 models read frames divided by 255; today's standardize them: such weights would
+    load and then play on inputs they never saw."""
+    path = tmp_path / "old.pt"
+    save_checkpoint({**checkpoint, "version": 1}, path)
+    with pytest.raises(UsageError, match="older a3c .*version 1.*train it again"):
+        load_checkpoint(path)
+
+
 def test_a_foreign_file_is_refused(tmp_path):
     path = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, path)
