@@ -133,8 +133,11 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
     sampler = MemorySampler(run_dir / "metrics.jsonl", after_first_update=MEMORY_SAMPLE_AT * seconds)
     sampler.start()
     age_at_start = seconds_alive() or 0.0  # the trainer's figure counts from this process's start
-    train(cfg, str(run_dir))
-    sampler.join()
+    try:
+        train(cfg, str(run_dir))
+    finally:
+        sampler.run_ended.set()  # a run that never updated has nothing to sample
+        sampler.join()
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     first_update = next((r for r in records if r["kind"] == "start"), None)
     lines = [r for r in records if r["kind"] == "train"]
@@ -159,13 +162,16 @@ class MemorySampler(threading.Thread):
     def __init__(self, metrics: Path, after_first_update: float):
         super().__init__(daemon=True)
         self.metrics, self.delay, self.rows = metrics, after_first_update, []
+        self.run_ended = threading.Event()
 
     def run(self) -> None:
         from a3c_cli.processes import memory_tree
 
         while not (self.metrics.exists() and '"kind": "start"' in self.metrics.read_text()):
-            time.sleep(0.2)
-        time.sleep(self.delay)
+            if self.run_ended.wait(0.2):
+                return
+        if self.run_ended.wait(self.delay):
+            return
         tree = memory_tree()
         role = {row["pid"]: describe(row, tree) for row in tree}
         self.rows = [{"process": role[row["pid"]], **{k: row[k] for k in ("pid", "rss_mb", "pss_mb")}} for row in tree]

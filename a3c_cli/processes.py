@@ -7,7 +7,6 @@ import ctypes
 import os
 import sys
 
-
 PR_SET_NAME = 15
 
 

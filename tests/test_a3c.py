@@ -6,7 +6,7 @@ import copy
 import pytest
 import torch
 
-from a3c_cli.a3c import Rollout, a3c_loss, gae, learn
+from a3c_cli.a3c import Rollout, gae, learn
 from a3c_cli.model import ActorCritic
 from a3c_cli.optim import SharedAdam, SharedRMSprop
 
