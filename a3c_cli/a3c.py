@@ -2,8 +2,7 @@
 
     repeat until told to stop:
         copy the shared weights into the local model
-        act for rollout_steps frames (no gradient), remembering frames, actions, rewards, ends
-        recompute logits and values of the whole rollout with gradient, in one batched pass
+        act for rollout_steps frames, keeping the autograd graph of the logits and values
         advantages by GAE; loss = policy gradient + value regression - entropy bonus
         backward on the local model, clip, hand the gradient to the shared model, step the
         shared optimizer (Hogwild: no lock)
@@ -43,6 +42,8 @@ class Rollout:
     #                            V(last frame) after a time limit, else filled in by `learn`
     last_value: torch.Tensor  # (B,) V(the frame after the rollout), for bootstrapping
     start_state: State  # the LSTM state before frames[0]
+    logits: torch.Tensor  # (T, B, A) the policy's logits at each step, with their autograd graph
+    values: torch.Tensor  # (T, B) V(frames[t]), with their autograd graph
 
 
 def gae(rewards, values, next_values, dones, gamma: float, lam: float):
@@ -87,8 +88,8 @@ def hand_over_gradients(local: torch.nn.Module, shared: torch.nn.Module) -> None
 
 
 def learn(model: ActorCritic, shared_model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Rollout, cfg: dict) -> dict:
-    """One A3C update from one rollout; `model` must hold the weights the rollout was played with."""
-    logits, values, _ = model(rollout.frames, rollout.start_state, rollout.starts)
+    """One A3C update from one rollout played by `model` (its logits and values carry the graph)."""
+    logits, values = rollout.logits, rollout.values
     following = torch.cat([values[1:].detach(), rollout.last_value.unsqueeze(0)])
     next_values = torch.where(rollout.dones.bool(), rollout.next_values, following)
     advantages, returns = gae(rollout.rewards, values.detach(), next_values, rollout.dones, cfg["gamma"], cfg["gae_lambda"])
@@ -110,7 +111,10 @@ def learn(model: ActorCritic, shared_model: ActorCritic, optimizer: torch.optim.
 class Actor:
     """Plays B environments (a Gymnasium vector env that resets each episode as it ends) with the
     local model and fills Rollouts; keeps the episodes and LSTM states across rollouts (the state
-    is detached: gradients stop at a rollout's start)."""
+    is detached: gradients stop at a rollout's start). Acting builds the autograd graph that
+    learning back-propagates through: a second forward pass over the rollout would cost as much
+    as the first (a third of a worker's time on Pong) and give the same numbers, since the weights
+    change only between rollouts."""
 
     def __init__(self, envs, model: ActorCritic, steps: int, seed: int):
         self.envs, self.model, self.steps = envs, model, steps
@@ -125,33 +129,37 @@ class Actor:
         frames = torch.empty((T, *self.obs.shape), dtype=torch.uint8)
         starts, rewards, dones, next_values = (torch.zeros(T, B) for _ in range(4))
         actions = torch.zeros(T, B, dtype=torch.int64)
-        start_state = self.state
-        with torch.inference_mode():  # acting needs no autograd records at all
-            for t in range(T):
-                frames[t] = torch.from_numpy(self.obs)
-                starts[t] = self.starts
-                logits, _, self.state = self.model(frames[t : t + 1], self.state, starts[t : t + 1])
-                actions[t] = torch.multinomial(F.softmax(logits[0], dim=-1), 1).squeeze(1)
-                self.obs, reward, terminated, truncated, info = self.envs.step(actions[t].numpy())
-                rewards[t] = torch.from_numpy(reward)
-                ended = terminated | truncated
-                dones[t] = torch.from_numpy(ended)
-                self.starts = dones[t].clone()
-                if ended.any():
-                    self.record_episodes(info["final_info"])
-                    cut = truncated & ~terminated  # cut by the time limit: the future still has value
-                    if cut.any():
-                        final = self.obs.copy()
-                        final[cut] = np.stack(info["final_obs"][cut])
-                        next_values[t] = self.values_of(final, torch.zeros(B)) * torch.from_numpy(cut)
-            last_value = self.values_of(self.obs, self.starts)
-        # inference tensors cannot be saved for backward: learning gets ordinary copies
-        start_state = (start_state[0].clone(), start_state[1].clone())
-        return Rollout(frames, starts, actions, rewards, dones, next_values, last_value.clone(), start_state)
+        start_state = state = self.state
+        logits, values = [], []
+        for t in range(T):
+            frames[t] = torch.from_numpy(self.obs)
+            starts[t] = self.starts
+            step_logits, step_values, state = self.model(frames[t : t + 1], state, starts[t : t + 1])
+            logits.append(step_logits)
+            values.append(step_values)
+            with torch.no_grad():
+                actions[t] = torch.multinomial(F.softmax(step_logits[0], dim=-1), 1).squeeze(1)
+            self.obs, reward, terminated, truncated, info = self.envs.step(actions[t].numpy())
+            rewards[t] = torch.from_numpy(reward)
+            ended = terminated | truncated
+            dones[t] = torch.from_numpy(ended)
+            self.starts = dones[t].clone()
+            if ended.any():
+                self.record_episodes(info["final_info"])
+                cut = truncated & ~terminated  # cut by the time limit: the future still has value
+                if cut.any():
+                    final = self.obs.copy()
+                    final[cut] = np.stack(info["final_obs"][cut])
+                    next_values[t] = self.values_of(final, state, torch.zeros(B)) * torch.from_numpy(cut)
+        last_value = self.values_of(self.obs, state, self.starts)
+        self.state = (state[0].detach(), state[1].detach())
+        return Rollout(frames, starts, actions, rewards, dones, next_values, last_value, start_state,
+                       torch.cat(logits), torch.cat(values))
 
-    def values_of(self, obs, starts: torch.Tensor) -> torch.Tensor:
-        """V of the frames `obs`, following the current LSTM states (reset where starts is 1)."""
-        _, values, _ = self.model(torch.from_numpy(obs).unsqueeze(0), self.state, starts.unsqueeze(0))
+    @torch.no_grad()
+    def values_of(self, obs, state: State, starts: torch.Tensor) -> torch.Tensor:
+        """V of the frames `obs`, following the LSTM states `state` (reset where starts is 1)."""
+        _, values, _ = self.model(torch.from_numpy(obs).unsqueeze(0), state, starts.unsqueeze(0))
         return values[0]
 
     def record_episodes(self, final_info: dict) -> None:

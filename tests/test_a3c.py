@@ -5,8 +5,10 @@ import copy
 
 import pytest
 import torch
+from conftest import game_config
 
-from a3c_cli.a3c import Rollout, gae, learn
+from a3c_cli.a3c import Actor, Rollout, gae, learn
+from a3c_cli.games.make import make_vector_env
 from a3c_cli.model import ActorCritic
 from a3c_cli.optim import SharedAdam, SharedRMSprop
 
@@ -50,22 +52,28 @@ def test_lambda_one_gives_n_step_returns():
     assert returns[0].item() == pytest.approx(1.0 + 0.9 * 0.0 + 0.81 * 2.0 + 0.729 * bootstrap)
 
 
-def random_rollout(seed: int, T: int = 8, envs: int = 1, actions: int = 3, size: int = 42) -> Rollout:
-    """A rollout of `envs` environments; the first one's episode ends halfway."""
+def random_rollout(seed: int, model: ActorCritic, T: int = 8, envs: int = 1, size: int = 42) -> Rollout:
+    """A rollout of `envs` environments played by `model` (its logits and values carry the graph,
+    as the actor's do); the first environment's episode ends halfway."""
     g = torch.Generator().manual_seed(seed)
     dones = torch.zeros(T, envs)
     dones[T // 2, 0] = 1.0
     starts = torch.zeros(T, envs)
     starts[T // 2 + 1, 0] = 1.0
+    frames = torch.randint(0, 256, (T, envs, 1, size, size), dtype=torch.uint8, generator=g)
+    start_state = (torch.randn(envs, 16, generator=g), torch.randn(envs, 16, generator=g))
+    logits, values, _ = model(frames, start_state, starts)
     return Rollout(
-        frames=torch.randint(0, 256, (T, envs, 1, size, size), dtype=torch.uint8, generator=g),
+        frames=frames,
         starts=starts,
-        actions=torch.randint(0, actions, (T, envs), generator=g),
+        actions=torch.randint(0, logits.shape[-1], (T, envs), generator=g),
         rewards=torch.randn(T, envs, generator=g),
         dones=dones,
         next_values=torch.zeros(T, envs),
         last_value=torch.randn(envs, generator=g),
-        start_state=(torch.randn(envs, 16, generator=g), torch.randn(envs, 16, generator=g)),
+        start_state=start_state,
+        logits=logits,
+        values=values,
     )
 
 
@@ -73,7 +81,8 @@ def one_environment(rollout: Rollout, b: int) -> Rollout:
     keep = slice(b, b + 1)
     return Rollout(rollout.frames[:, keep], rollout.starts[:, keep], rollout.actions[:, keep], rollout.rewards[:, keep],
                    rollout.dones[:, keep], rollout.next_values[:, keep], rollout.last_value[keep],
-                   (rollout.start_state[0][keep], rollout.start_state[1][keep]))
+                   (rollout.start_state[0][keep], rollout.start_state[1][keep]),
+                   rollout.logits[:, keep], rollout.values[:, keep])
 
 
 def rollout_gradient(model: ActorCritic, rollout: Rollout) -> list[torch.Tensor]:
@@ -116,7 +125,7 @@ def test_every_update_applies_exactly_the_gradient_of_its_rollout(envs):
     local = small_model()
     for update in range(4):
         local.load_state_dict(shared.state_dict())
-        rollout = random_rollout(seed=update, envs=envs)
+        rollout = random_rollout(update, local, envs=envs)
         expected = rollout_gradient(local, rollout)
         before = [p.detach().clone() for p in shared.parameters()]
         learn(local, shared, optimizer, rollout, CFG)
@@ -139,7 +148,7 @@ def test_shared_optimizers_follow_torchs_update_rule(shared_kind, reference_kind
     local = small_model()
     for update in range(3):
         local.load_state_dict(shared.state_dict())
-        rollout = random_rollout(seed=10 + update)
+        rollout = random_rollout(10 + update, local)
         for p, g in zip(reference.parameters(), rollout_gradient(local, rollout)):
             p.grad = g
         reference_optimizer.step()
@@ -154,10 +163,34 @@ def test_a_non_finite_gradient_is_skipped_not_applied():
     optimizer = SharedAdam(shared.parameters(), lr=1e-3)
     local = small_model()
     local.load_state_dict(shared.state_dict())
-    rollout = random_rollout(seed=3)
+    rollout = random_rollout(3, local)
     rollout.rewards[2] = float("nan")
     before = [p.detach().clone() for p in shared.parameters()]
     stats = learn(local, shared, optimizer, rollout, CFG)
     assert stats["skipped"]
     for b, p in zip(before, shared.parameters()):
         assert torch.equal(b, p)
+
+
+def test_learning_from_the_actors_graph_equals_a_fresh_pass_over_its_rollout():
+    """The actor keeps the graph it built while stepping (one time step at a time, episodes ending
+    and starting inside the rollout, the LSTM state carried from the rollout before): its logits,
+    values and their gradients must be those of one batched pass over the rollout's frames."""
+    torch.manual_seed(0)
+    game = game_config("memory")["game"]
+    model = ActorCritic(num_actions=len(game["actions"]), frame_size=42, channels=8, lstm_size=16)
+    actor = Actor(make_vector_env(game, 42, 3), model, steps=12, seed=0)
+    for _ in range(2):  # the second rollout starts from the first one's last state
+        rollout = actor.rollout()
+        assert rollout.starts[1:].sum() >= 3  # episodes began inside this rollout
+        logits, values, _ = copy.deepcopy(model)(rollout.frames, rollout.start_state, rollout.starts)
+        torch.testing.assert_close(rollout.logits, logits)
+        torch.testing.assert_close(rollout.values, values)
+        weights = torch.randn_like(logits), torch.randn_like(values)
+        acted = torch.autograd.grad((rollout.logits * weights[0]).sum() + (rollout.values * weights[1]).sum(),
+                                    list(model.parameters()))
+        fresh_model = copy.deepcopy(model)
+        logits, values, _ = fresh_model(rollout.frames, rollout.start_state, rollout.starts)
+        fresh = torch.autograd.grad((logits * weights[0]).sum() + (values * weights[1]).sum(), list(fresh_model.parameters()))
+        for a, f in zip(acted, fresh):
+            assert (a - f).norm() <= 1e-4 * f.norm() + 1e-7
