@@ -7,6 +7,9 @@ shared page of the Python heap into the child."""
 
 import gc
 
+import torch._dynamo  # noqa: F401  (imported by the first torch optimizer a process makes or unpickles:
+#                                 800 modules, sympy among them: 90 MB of private memory in each worker)
+
 import a3c_cli.a3c  # noqa: F401  (the worker, with torch, the model and the environments)
 import a3c_cli.evaluator  # noqa: F401
 

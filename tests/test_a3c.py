@@ -2,10 +2,13 @@
 for classic (one environment per worker) and batched rollouts."""
 
 import copy
+import json
+import subprocess
+import sys
 
 import pytest
 import torch
-from conftest import game_config
+from conftest import config, game_config
 
 from a3c_cli.a3c import Actor, Rollout, gae, learn
 from a3c_cli.games.make import make_vector_env
@@ -194,3 +197,35 @@ def test_learning_from_the_actors_graph_equals_a_fresh_pass_over_its_rollout():
         fresh = torch.autograd.grad((logits * weights[0]).sum() + (values * weights[1]).sum(), list(fresh_model.parameters()))
         for a, f in zip(acted, fresh):
             assert (a - f).norm() <= 1e-4 * f.norm() + 1e-7
+
+
+WORKER_AFTER_THE_FORK = """
+import json, sys
+cfg = json.loads(sys.argv[1])
+import a3c_cli.preload  # what the trainer's fork server imports before it forks a worker
+before = set(sys.modules)
+from a3c_cli.a3c import Actor, learn
+from a3c_cli.games.make import make_vector_env
+from a3c_cli.model import build_model
+from a3c_cli.optim import build_optimizer
+shared = build_model(cfg).share_memory()
+optimizer = build_optimizer(cfg["optim"], shared.parameters())
+model = build_model(cfg)
+actor = Actor(make_vector_env(cfg["game"], cfg["model"]["frame_size"], 2), model, 5, 0)
+for _ in range(2):
+    learn(model, shared, optimizer, actor.rollout(), cfg)
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+@pytest.mark.parametrize("optim", ["adam", "rmsprop"])
+def test_a_worker_imports_next_to_nothing_after_the_fork_server_forked_it(optim):
+    """What a worker imports after the fork is private memory in each worker; what the fork server
+    imported is shared. The first torch optimizer a process makes or unpickles imports
+    torch._dynamo: 800 modules (sympy among them), 90 MB in each worker when it came after the fork."""
+    cfg = config("game=memory", f"optim={optim}")
+    result = subprocess.run([sys.executable, "-c", WORKER_AFTER_THE_FORK, json.dumps(cfg)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    imported = json.loads(result.stdout.splitlines()[-1])
+    assert len(imported) <= 5, imported
