@@ -218,12 +218,13 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 """
 
 
-@pytest.mark.parametrize("optim", ["adam", "rmsprop"])
-def test_a_worker_imports_next_to_nothing_after_the_fork_server_forked_it(optim):
+@pytest.mark.parametrize("game, optim", [("memory", "adam"), ("memory", "rmsprop"), ("Pong-ALE", "adam")])
+def test_a_worker_imports_next_to_nothing_after_the_fork_server_forked_it(game, optim):
     """What a worker imports after the fork is private memory in each worker; what the fork server
     imported is shared. The first torch optimizer a process makes or unpickles imports
-    torch._dynamo: 800 modules (sympy among them), 90 MB in each worker when it came after the fork."""
-    cfg = config("game=memory", f"optim={optim}")
+    torch._dynamo: 800 modules (sympy among them), 90 MB in each worker when it came after the
+    fork; ale_py, 7 MB."""
+    cfg = config(f"game={game}", f"optim={optim}")
     result = subprocess.run([sys.executable, "-c", WORKER_AFTER_THE_FORK, json.dumps(cfg)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
