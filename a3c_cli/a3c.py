@@ -31,7 +31,8 @@ WORKER_NICENESS = 10
 @dataclass
 class Rollout:
     """rollout_steps consecutive agent steps of one worker's B environments (B = 1 is classic
-    A3C), and what learning needs to replay them. Tensors are (T, B, ...)."""
+    A3C): what learning needs, and the frames, starts and start state that replay them (the tests
+    check the acting graph against a fresh pass). Tensors are (T, B, ...)."""
 
     frames: torch.Tensor  # (T, B, 1, S, S) uint8: the frame each action was chosen on
     starts: torch.Tensor  # (T, B) 1.0 where frames[t] is an episode's first frame
@@ -112,9 +113,8 @@ class Actor:
     """Plays B environments (a Gymnasium vector env that resets each episode as it ends) with the
     local model and fills Rollouts; keeps the episodes and LSTM states across rollouts (the state
     is detached: gradients stop at a rollout's start). Acting builds the autograd graph that
-    learning back-propagates through: a second forward pass over the rollout would cost as much
-    as the first (a third of a worker's time on Pong) and give the same numbers, since the weights
-    change only between rollouts."""
+    learning back-propagates through: a second forward pass over the rollout would give the same
+    numbers, since the weights change only between rollouts, at the cost of the first."""
 
     def __init__(self, envs, model: ActorCritic, steps: int, seed: int):
         self.envs, self.model, self.steps = envs, model, steps
