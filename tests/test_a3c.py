@@ -186,14 +186,13 @@ def test_learning_from_the_actors_graph_equals_a_fresh_pass_over_its_rollout():
     for _ in range(2):  # the second rollout starts from the first one's last state
         rollout = actor.rollout()
         assert rollout.starts[1:].sum() >= 3  # episodes began inside this rollout
-        logits, values, _ = copy.deepcopy(model)(rollout.frames, rollout.start_state, rollout.starts)
+        fresh_model = copy.deepcopy(model)
+        logits, values, _ = fresh_model(rollout.frames, rollout.start_state, rollout.starts)
         torch.testing.assert_close(rollout.logits, logits)
         torch.testing.assert_close(rollout.values, values)
         weights = torch.randn_like(logits), torch.randn_like(values)
         acted = torch.autograd.grad((rollout.logits * weights[0]).sum() + (rollout.values * weights[1]).sum(),
                                     list(model.parameters()))
-        fresh_model = copy.deepcopy(model)
-        logits, values, _ = fresh_model(rollout.frames, rollout.start_state, rollout.starts)
         fresh = torch.autograd.grad((logits * weights[0]).sum() + (values * weights[1]).sum(), list(fresh_model.parameters()))
         for a, f in zip(acted, fresh):
             assert (a - f).norm() <= 1e-4 * f.norm() + 1e-7
