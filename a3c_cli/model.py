@@ -67,7 +67,8 @@ class ActorCritic(nn.Module):
         Returns logits (T, B, A), values (T, B) and the state after the last time step."""
         steps, batch = frames.shape[:2]
         # CPU convolutions slow down per frame past ~100 frames a call (measured: 0.21 ms a frame
-        # forward and backward up to 96 frames, 0.38 at 160): a long rollout goes in chunks.
+        # forward and backward up to 96 frames, 0.38 at 160): a call with many frames (a long
+        # sequence, or many environments a worker) goes in chunks.
         x = torch.cat([self.torso(standardize(chunk)) for chunk in frames.flatten(0, 1).split(TORSO_CHUNK)])
         if not self.recurrent:
             hidden = F.elu(self.core(x))
