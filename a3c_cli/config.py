@@ -64,6 +64,7 @@ class GameConfig:
 class ScreenGameConfig(GameConfig):
     crop: List[int] = field(default_factory=lambda: [0, 0, 0, 0])  # pixels cut: top, bottom, left, right
     serve: Optional[List[str]] = None  # an action taken at an episode's start and after each life lost
+    noop_max: int = 30  # greedy evaluation and test episodes start with 0 to this many no-op steps
 
 
 @dataclass
@@ -240,6 +241,7 @@ def validate_game(game: dict) -> None:
     if game["backend"] in ("retro", "ale"):
         crop = game["crop"]
         _require(len(crop) == 4 and min(crop) >= 0, f"game.crop={crop}: need 4 pixel counts >= 0: top, bottom, left, right")
+        _require(game["noop_max"] >= 0, f"game.noop_max={game['noop_max']}: must be >= 0 (0: no no-op starts)")
         serve = game["serve"]
         _require(serve is None or not game["actions"] or serve in game["actions"],
                  f"game.serve={serve}: must be one of game.actions, or null")

@@ -68,7 +68,7 @@ def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, reques
     try:
         checkpoints = Path(run_dir) / "checkpoints"
         published = Path(cfg["checkpoints_dir"]) / cfg["game"]["name"] / "best.pt"
-        env = make_env(cfg["game"], cfg["model"]["frame_size"])
+        env = make_env(cfg["game"], cfg["model"]["frame_size"], noop_starts=True)
         model = build_model(cfg)
         env.reset(seed=cfg["seed"] + 10_000)  # seeds the evaluator's episodes apart from the workers'
         while (request := requests.get()) is not None:  # blocks until the trainer asks

@@ -92,7 +92,7 @@ def play(cfg: dict, run_dir: str) -> dict:
     render_mode = "human" if window else ("rgb_array" if formats else None)
 
     torch.manual_seed(cfg["seed"])
-    env = make_env(game, checkpoint["config"]["model"]["frame_size"], render_mode=render_mode)
+    env = make_env(game, checkpoint["config"]["model"]["frame_size"], render_mode=render_mode, noop_starts=True)
     env.reset(seed=cfg["seed"])
     episodes, videos = [], []
     for i in range(1, cfg["episodes"] + 1):

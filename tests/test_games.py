@@ -74,6 +74,31 @@ def _two_random_episodes(game):
     return outcomes
 
 
+@pytest.mark.parametrize("name", ["Pong-Atari2600", "Pong-ALE"])
+def test_no_op_starts_make_the_episodes_of_a_deterministic_game_differ(name):
+    game = game_config(name)["game"]
+    assert game["sticky_prob"] == 0 and game["noop_max"] > 0
+    replayed = in_fresh_process(_episode_openings, game, False)
+    varied = in_fresh_process(_episode_openings, game, True)
+    assert len(set(replayed)) == 1  # without them, every episode replays the first
+    assert len(set(varied)) > 1
+
+
+def _episode_openings(game, noop_starts):
+    """The first 60 frames of 4 episodes under one fixed action sequence, as pixel sums."""
+    env = make_env(game, 42, noop_starts=noop_starts)
+    env.reset(seed=0)
+    openings = []
+    for _ in range(4):
+        obs, _ = env.reset()
+        frames = [int(obs.sum())]
+        for t in range(59):
+            obs, *_ = env.step([1, 1, 2, 0][(t // 4) % 4])
+            frames.append(int(obs.sum()))
+        openings.append(tuple(frames))
+    return openings
+
+
 def test_an_unknown_stable_retro_id_is_a_usage_error():
     game = {**config()["game"], "id": "NoSuchGame-Genesis-v0"}
     with pytest.raises(UsageError, match="NoSuchGame-Genesis-v0"):

@@ -10,13 +10,14 @@ import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 
 import gymnasium as gym
+import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 from gymnasium.wrappers import RecordEpisodeStatistics, TimeLimit, TransformReward
 
 from a3c_cli.errors import UsageError
 from a3c_cli.games.memory import CueMemoryTask
-from a3c_cli.games.wrappers import (ActionSubset, ButtonCombos, EpisodeInfoOnly, GrayCropResize, ServeAfterLifeLost,
-                                    StickyFrameSkip, scale_and_clip)
+from a3c_cli.games.wrappers import (ActionSubset, ButtonCombos, EpisodeInfoOnly, GrayCropResize, NoopStart,
+                                    ServeAfterLifeLost, StickyFrameSkip, scale_and_clip)
 
 log = logging.getLogger("a3c")
 
@@ -76,15 +77,21 @@ def all_actions(game: dict) -> list[list[str]]:
             for a in range(env.action_space.n)]
 
 
-def make_env(game: dict, frame_size: int, render_mode: str | None = None) -> gym.Env:
+def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_starts: bool = False) -> gym.Env:
     """The environment stack. `info["episode"]["r"]` at an episode's end is the game's own score;
-    the reward the agent learns from is scaled and clipped as the game config says."""
+    the reward the agent learns from is scaled and clipped as the game config says. With
+    `noop_starts` (greedy evaluation and test episodes), each episode starts with up to
+    game.noop_max steps that press nothing."""
     backend = game["backend"]
+    noop_max = game.get("noop_max", 0) if noop_starts else 0
     if backend == "ale":
         register_ale()  # ALE skips frames and repeats sticky actions itself, in C++
         env = gym.make(game["id"], frameskip=game["frame_skip"], repeat_action_probability=game["sticky_prob"],
                        full_action_space=False, render_mode=render_mode).unwrapped
-        env = ActionSubset(env, [names[0] for names in game["actions"]], env.get_action_meanings())
+        meanings = env.get_action_meanings()
+        if noop_max:
+            env = NoopStart(env, meanings.index("NOOP"), noop_max)  # every minimal action set has NOOP
+        env = ActionSubset(env, [names[0] for names in game["actions"]], meanings)
     else:
         if backend == "memory":
             env = CueMemoryTask(game["delay"], frame_size, render_mode=render_mode)
@@ -97,6 +104,8 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None) -> gym
         if game["frame_skip"] > 1 or game["sticky_prob"] > 0:
             env = StickyFrameSkip(env, game["frame_skip"], game["sticky_prob"])
         if backend == "retro":
+            if noop_max:  # no button pressed, whether or not the game's action set has that combination
+                env = NoopStart(env, np.zeros(len(env.unwrapped.buttons), dtype=np.int8), noop_max)
             env = ButtonCombos(env, game["actions"], env.unwrapped.buttons, game["turbo"])
     if backend != "memory":
         if game["serve"] is not None:

@@ -67,6 +67,27 @@ class ServeAfterLifeLost(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
+class NoopStart(gym.Wrapper):
+    """Starts each episode with 0 to `max_noops` agent steps that press nothing, the number drawn
+    anew each time (Mnih et al. 2015's no-op starts): a greedy agent's episodes of a deterministic
+    game then differ, instead of one episode replayed. The no-op steps are not part of the episode."""
+
+    def __init__(self, env: gym.Env, noop, max_noops: int):
+        super().__init__(env)
+        self.noop, self.max_noops = noop, max_noops
+        self._rng = np.random.default_rng()
+
+    def reset(self, *, seed=None, options=None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        obs, info = self.env.reset(seed=seed, options=options)
+        for _ in range(self._rng.integers(0, self.max_noops + 1)):
+            obs, _, terminated, truncated, info = self.env.step(self.noop)
+            if terminated or truncated:
+                obs, info = self.env.reset()
+        return obs, info
+
+
 class StickyFrameSkip(gym.Wrapper):
     """Repeats each action for `skip` emulator frames and sums their rewards. With `sticky_prob`,
     every frame keeps the previous frame's action with that probability (Machado et al. 2018,
