@@ -1,10 +1,12 @@
 """Environments from the real emulators (one per process, so each check runs in a fresh one)."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from a3c_cli.errors import UsageError
 from a3c_cli.games.make import check_game, make_env, resolve_actions
+from a3c_cli.games.wrappers import ButtonCombos
 from a3c_cli.games.roms import rom_present
 
 from conftest import GAMES, config, game_config, in_fresh_process
@@ -84,6 +86,49 @@ def _episode_pixel_sums(game, seeds, steps, noop_starts=False):
             frames.append(int(obs.sum()))
         episodes.append(tuple(frames))
     return episodes
+
+
+def test_a_turbo_button_is_tapped_every_other_step_from_the_start_of_each_episode():
+    """Airstriker fires on B's press only, so a held B is released and pressed in turn; each
+    episode starts from the same phase, also after an episode of an odd number of steps."""
+    game = game_config("Airstriker-Genesis")["game"]
+    assert game["turbo"] == ["B"]
+    fire_left = game["actions"].index(["LEFT", "B"])
+    b_pressed, left_pressed = in_fresh_process(_pads_sent, game, fire_left, (3, 4, 5))
+    assert b_pressed == [[False, True, False], [False, True, False, True], [False, True, False, True, False]]
+    assert all(all(episode) for episode in left_pressed)  # a button without turbo stays held
+
+
+class _PadsSent(gym.Wrapper):
+    """Keeps the button pads the emulator was given, one per emulator step."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.pads = []
+
+    def step(self, action):
+        self.pads.append(np.array(action, dtype=bool))
+        return self.env.step(action)
+
+
+def _pads_sent(game, action, episode_lengths):
+    """Hold `action` for each episode's length (the real emulator, no frame skip): whether B and
+    LEFT were pressed at each step."""
+    import stable_retro as retro
+
+    emulator = retro.make(game["id"], state=game["state"], render_mode=None, use_restricted_actions=retro.Actions.ALL)
+    sent = _PadsSent(emulator)
+    buttons = emulator.unwrapped.buttons
+    env = ButtonCombos(sent, game["actions"], buttons, game["turbo"])
+    b_pressed, left_pressed = [], []
+    for length in episode_lengths:
+        env.reset()
+        sent.pads.clear()
+        for _ in range(length):
+            env.step(action)
+        b_pressed.append([bool(pad[buttons.index("B")]) for pad in sent.pads])
+        left_pressed.append([bool(pad[buttons.index("LEFT")]) for pad in sent.pads])
+    return b_pressed, left_pressed
 
 
 def test_an_unknown_stable_retro_id_is_a_usage_error():

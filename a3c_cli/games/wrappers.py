@@ -12,7 +12,8 @@ from a3c_cli.errors import UsageError
 class ButtonCombos(gym.ActionWrapper):
     """Discrete action i presses the i-th button combination of the game config (retro-baselines'
     way of making a 12-button pad learnable). Buttons listed in `turbo` are pressed on every other
-    agent step while their action is held, like a turbo pad, for games that act on the press only."""
+    agent step while their action is held, like a turbo pad, for games that act on the press only:
+    released on an episode's first step, pressed on its second, and so on."""
 
     def __init__(self, env: gym.Env, combos: list[list[str]], buttons: list[str | None], turbo: list[str] = ()):
         super().__init__(env)
@@ -21,6 +22,10 @@ class ButtonCombos(gym.ActionWrapper):
         self._released_pads = [np.where(released, 0, pad).astype(np.int8) for pad in self._pads]
         self._odd_step = False
         self.action_space = gym.spaces.Discrete(len(combos))
+
+    def reset(self, *, seed=None, options=None):
+        self._odd_step = False  # each episode taps from the same phase, whatever the last one's length
+        return self.env.reset(seed=seed, options=options)
 
     def action(self, action):
         self._odd_step = not self._odd_step
