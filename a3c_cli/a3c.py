@@ -26,6 +26,7 @@ from a3c_cli.optim import build_optimizer
 
 
 WORKER_NICENESS = 10
+LEARNING_STATS = ("entropy", "policy_loss", "value_loss", "grad_norm")  # per update, sent to the trainer
 
 
 @dataclass
@@ -65,15 +66,17 @@ def gae(rewards, values, next_values, dones, gamma: float, lam: float):
 def a3c_loss(logits, values, actions, advantages, returns, value_coef: float, entropy_coef: float):
     """Policy gradient + value_coef * 0.5 * squared value error - entropy_coef * entropy, summed
     over the rollout's time steps and averaged over its environments (so one update has the same
-    scale whatever the number of environments). Returns the loss and its parts for the logs."""
-    environments = actions.shape[1]
+    scale whatever the number of environments). Returns the loss and, for the logs, its parts per
+    decision (entropy in nats: ln(actions) for a uniform policy, 0 for a deterministic one)."""
+    steps, environments = actions.shape
     log_probs = F.log_softmax(logits, dim=-1)
     entropy = -(log_probs.exp() * log_probs).sum() / environments
     chosen = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
     policy_loss = -(chosen * advantages.detach()).sum() / environments
     value_loss = 0.5 * (returns.detach() - values).pow(2).sum() / environments
     loss = policy_loss + value_coef * value_loss - entropy_coef * entropy
-    return loss, {"policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "entropy": entropy.item()}
+    parts = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
+    return loss, {name: part.item() / steps for name, part in parts.items()}
 
 
 def hand_over_gradients(local: torch.nn.Module, shared: torch.nn.Module) -> None:
@@ -189,6 +192,8 @@ def run_worker(rank: int, seed: int, cfg: dict, shared_model, optimizer, counter
             rollout = actor.rollout()
             stats = learn(model, shared_model, optimizer, rollout, cfg)
             counters.add(rank, frames_per_update, 1, len(actor.finished_episodes), int(stats["skipped"]))
+            if not stats["skipped"]:  # the training lines show their means (a policy's entropy, ...)
+                events.put({"kind": "learning", **{name: stats[name] for name in LEARNING_STATS}})
             for episode in actor.finished_episodes:
                 events.put({"kind": "episode", "worker": rank, **episode})
             actor.finished_episodes.clear()

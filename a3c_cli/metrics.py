@@ -40,17 +40,26 @@ class RunRecords:
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
 
-    def train(self, time: float, counters: dict, fps: float, returns: list[float], lengths: list[int]) -> dict:
+    def train(self, time: float, counters: dict, fps: float, returns: list[float], lengths: list[int],
+              learning: list[dict]) -> dict:
+        """A training line. `learning`: the loss's parts of each update since the previous line
+        (per decision), recorded as their means."""
+        means = {name: sum(u[name] for u in learning) / len(learning) for name in learning[0]} if learning else {}
         record = {"kind": "train", "time": round(time, 2), **counters, "fps": round(fps, 1),
-                  "episode_returns": returns, "episode_lengths": lengths, "episode_return": summarize(returns)}
+                  "episode_returns": returns, "episode_lengths": lengths, "episode_return": summarize(returns),
+                  "learning": means}
         self._write(record)
         step = counters["frames"]
         self._tensorboard.add_scalar("train/fps", fps, step)
+        for name, value in means.items():
+            self._tensorboard.add_scalar(f"learn/{name}", value, step)
         mean = record["episode_return"]["mean"]
         if mean is not None:
             self._tensorboard.add_scalar("train/episode_return", mean, step)
         shown = "-" if mean is None else f"{mean:.2f} over {len(returns)} episodes"
-        log.info("frames %s | updates %s | %.0f frames/s | training return %s", f"{step:,}", f"{counters['updates']:,}", fps, shown)
+        entropy = f" | policy entropy {means['entropy']:.2f}" if means else ""
+        log.info("frames %s | updates %s | %.0f frames/s | training return %s%s", f"{step:,}", f"{counters['updates']:,}",
+                 fps, shown, entropy)
         return record
 
     def first_update(self, time: float, counters: dict, seconds: float) -> None:

@@ -120,6 +120,7 @@ class Training:
         self.records = RunRecords(run_dir)
         self.returns: list[float] = []  # training episodes since the last training line
         self.lengths: list[int] = []
+        self.learning: list[dict] = []  # the loss's parts of each update since the last training line
         self.recent = deque(maxlen=20)  # for the display
         self.last_eval: dict | None = resumed["evaluation"] if resumed else None
         self.best: float | None = resumed["best_return"] if resumed else None
@@ -220,6 +221,8 @@ class Training:
             self.returns.append(event["return"])
             self.lengths.append(event["length"])
             self.recent.append(event["return"])
+        elif kind == "learning":
+            self.learning.append(event)
         elif kind == "eval":
             self.eval_pending = False
             self.last_eval = event
@@ -263,13 +266,13 @@ class Training:
             self.line_time = now
             return
         fps = (counters["frames"] - self.line_frames) / max(now - self.line_time, 1e-9)
-        self.records.train(now, counters, fps, self.returns, self.lengths)
+        self.records.train(now, counters, fps, self.returns, self.lengths, self.learning)
         updates = counters["updates"] - self.line_updates
         skipped = counters["skipped_updates"] - self.line_skipped
         if updates >= 10 and skipped >= DIVERGED_FRACTION * updates and self.failure is None:
             self.failure = (f"training diverged: {skipped} of the last {updates} updates had a non-finite loss or "
                             f"gradient and were skipped (try a lower optim.lr or game.reward_scale)")
-        self.returns, self.lengths = [], []
+        self.returns, self.lengths, self.learning = [], [], []
         self.line_time, self.line_frames = now, counters["frames"]
         self.line_updates, self.line_skipped = counters["updates"], counters["skipped_updates"]
 

@@ -3,6 +3,7 @@ for classic (one environment per worker) and batched rollouts."""
 
 import copy
 import json
+import math
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 from conftest import config, game_config
 
-from a3c_cli.a3c import Actor, Rollout, gae, learn
+from a3c_cli.a3c import Actor, Rollout, a3c_loss, gae, learn
 from a3c_cli.games.make import make_vector_env
 from a3c_cli.model import ActorCritic
 from a3c_cli.optim import SharedAdam, SharedRMSprop
@@ -173,6 +174,23 @@ def test_a_non_finite_gradient_is_skipped_not_applied():
     assert stats["skipped"]
     for b, p in zip(before, shared.parameters()):
         assert torch.equal(b, p)
+
+
+def test_the_logged_parts_of_the_loss_are_means_per_decision():
+    """What the training lines show: a uniform policy's entropy is ln(actions) per decision, a
+    certain one's is 0, whatever the rollout length and number of environments."""
+    steps, envs, actions = 5, 3, 4
+    chosen = torch.zeros(steps, envs, dtype=torch.int64)
+    _, parts = a3c_loss(torch.zeros(steps, envs, actions), torch.zeros(steps, envs), chosen,
+                        advantages=torch.ones(steps, envs), returns=torch.full((steps, envs), 2.0),
+                        value_coef=0.5, entropy_coef=0.01)
+    assert parts["entropy"] == pytest.approx(math.log(actions))
+    assert parts["policy_loss"] == pytest.approx(math.log(actions))  # -log(1/actions) x advantage 1
+    assert parts["value_loss"] == pytest.approx(0.5 * 2.0 ** 2)
+    certain = torch.zeros(steps, envs, actions)
+    certain[..., 0] = 50.0
+    _, parts = a3c_loss(certain, torch.zeros(steps, envs), chosen, torch.ones(steps, envs), torch.zeros(steps, envs), 0.5, 0.01)
+    assert parts["entropy"] < 1e-6 and parts["policy_loss"] < 1e-6
 
 
 def test_learning_from_the_actors_graph_equals_a_fresh_pass_over_its_rollout():

@@ -1,5 +1,6 @@
 """Real training runs through the real command line: emulators, worker processes, the evaluator."""
 
+import math
 import signal
 import subprocess
 import sys
@@ -40,6 +41,12 @@ def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
 
     latest = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     assert latest["counters"]["frames"] == last["frames"]
+    # the loss's parts, per decision: a policy's entropy lies between 0 and ln(number of actions)
+    learning = [r["learning"] for r in train if r["learning"]]
+    assert learning and set(learning[0]) == {"entropy", "policy_loss", "value_loss", "grad_norm"}
+    most = math.log(len(latest["config"]["game"]["actions"]))
+    assert all(0 < part["entropy"] <= most + 1e-6 and part["value_loss"] >= 0 and part["grad_norm"] > 0
+               and math.isfinite(part["policy_loss"]) for part in learning)
     assert latest["evaluation"]["frames"] == evals[-1]["frames"]
     build_model(latest["config"]).load_state_dict(latest["model"])
     best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
@@ -50,7 +57,7 @@ def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert (run / "curve.png").stat().st_size > 10_000
     log = (run / "train.log").read_text()
-    assert "evaluation at" in log and "stopped (max_frames)" in log
+    assert "evaluation at" in log and "stopped (max_frames)" in log and "policy entropy" in log
     start = records(run, "start")  # start-up time: from the command to the first update
     assert len(start) == 1 and 0 < start[0]["first_update_s"] < 120 and "first update" in log
 
