@@ -9,6 +9,7 @@ set -euo pipefail
 game=${1:-Pong-Atari2600}
 minutes=${2:-15}
 shift $(( $# > 2 ? 2 : $# ))
+source "$(dirname "$0")/require_idle.sh"
 run_dir=outputs/bench-learning/$game/$(date +%Y-%m-%d_%H-%M-%S)
 a3c train game="$game" max_minutes="$minutes" max_frames=1000000000 eval_interval=250000 eval_episodes=5 \
   progress=false checkpoints_dir="$run_dir/published" hydra.run.dir="$run_dir" "$@"
