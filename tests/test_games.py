@@ -6,8 +6,8 @@ import pytest
 
 from a3c_cli.errors import UsageError
 from a3c_cli.games.make import check_game, make_env, resolve_actions
-from a3c_cli.games.wrappers import ButtonCombos
 from a3c_cli.games.roms import rom_present
+from a3c_cli.games.wrappers import ButtonCombos
 
 from conftest import GAMES, config, game_config, in_fresh_process
 
@@ -119,6 +119,7 @@ def _pads_sent(game, action, episode_lengths):
     emulator = retro.make(game["id"], state=game["state"], render_mode=None, use_restricted_actions=retro.Actions.ALL)
     sent = _PadsSent(emulator)
     buttons = emulator.unwrapped.buttons
+    b, left = buttons.index("B"), buttons.index("LEFT")
     env = ButtonCombos(sent, game["actions"], buttons, game["turbo"])
     b_pressed, left_pressed = [], []
     for length in episode_lengths:
@@ -126,8 +127,8 @@ def _pads_sent(game, action, episode_lengths):
         sent.pads.clear()
         for _ in range(length):
             env.step(action)
-        b_pressed.append([bool(pad[buttons.index("B")]) for pad in sent.pads])
-        left_pressed.append([bool(pad[buttons.index("LEFT")]) for pad in sent.pads])
+        b_pressed.append([bool(pad[b]) for pad in sent.pads])
+        left_pressed.append([bool(pad[left]) for pad in sent.pads])
     return b_pressed, left_pressed
 
 
