@@ -23,7 +23,9 @@ def main() -> int:
         print(f"{r['time'] / 60:8.1f} {r['frames']:11,} {stats['mean']:6.1f} {stats['min']:6.1f} {stats['max']:6.1f}")
     reached = next((r for r in evaluations if r["eval_return"]["mean"] >= target), None)
     if reached:
-        print(f"mean greedy return >= {target:g} first at {reached['time'] / 60:.1f} minutes, {reached['frames']:,} frames")
+        # the final evaluation plays the weights at the run's stop and ends after the time limit
+        final = " (the final evaluation, after the run's stop)" if reached.get("final") else ""
+        print(f"mean greedy return >= {target:g} first at {reached['time'] / 60:.1f} minutes, {reached['frames']:,} frames{final}")
         return 0
     best = max(evaluations, key=lambda r: r["eval_return"]["mean"])
     print(f"not reached: best mean {best['eval_return']['mean']:.1f} at {best['time'] / 60:.1f} minutes, {best['frames']:,} frames")
