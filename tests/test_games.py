@@ -1,5 +1,7 @@
 """Environments from the real emulators (one per process, so each check runs in a fresh one)."""
 
+import zlib
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from a3c_cli.errors import UsageError
 from a3c_cli.games.make import check_game, make_env, resolve_actions
 from a3c_cli.games.roms import rom_present
-from a3c_cli.games.wrappers import ButtonCombos
+from a3c_cli.games.wrappers import ButtonCombos, RetroFrameSkip, StickyFrameSkip
 
 from conftest import GAMES, config, game_config, in_fresh_process
 
@@ -86,6 +88,38 @@ def _episode_pixel_sums(game, seeds, steps, noop_starts=False):
             frames.append(int(obs.sum()))
         episodes.append(tuple(frames))
     return episodes
+
+
+def test_the_frame_skip_inside_stable_retro_plays_as_stepping_it_frame_by_frame():
+    """RetroFrameSkip reads the screen and RAM once per agent step: under the same actions and
+    the same sticky-action draws it must show the frames, pay the rewards and end the game where
+    stepping stable-retro frame by frame does (a whole game of Pong, lost point by point)."""
+    game = {**game_config("Pong-Atari2600")["game"], "sticky_prob": 0.25}
+    check_game(game)  # imports ale-py's ROM when it is missing
+    inside = in_fresh_process(_one_game, game, RetroFrameSkip)
+    frame_by_frame = in_fresh_process(_one_game, game, StickyFrameSkip)
+    assert sum(reward != 0 for _, reward, _ in frame_by_frame) >= 21  # the rewards were exercised
+    assert len(inside) == len(frame_by_frame)
+    assert inside[:-1] == frame_by_frame[:-1]
+    # the game ends inside the last step: frame by frame stops there, RetroFrameSkip plays its frames out
+    assert inside[-1][1:] == frame_by_frame[-1][1:] == (-1.0, True)
+
+
+def _one_game(game, frame_skip):
+    """One game under random actions: each agent step's (frame checksum, reward, game over)."""
+    import stable_retro as retro
+
+    emulator = retro.make(game["id"], state=game["state"], render_mode=None, use_restricted_actions=retro.Actions.ALL)
+    skipping = frame_skip(emulator, game["frame_skip"], game["sticky_prob"])
+    env = ButtonCombos(skipping, game["actions"], emulator.unwrapped.buttons)
+    env.reset(seed=0)
+    actions = np.random.default_rng(0)
+    steps = []
+    terminated = False
+    while not terminated:
+        obs, reward, terminated, _, _ = env.step(int(actions.integers(env.action_space.n)))
+        steps.append((zlib.crc32(obs.tobytes()), float(reward), terminated))
+    return steps
 
 
 def test_a_turbo_button_is_tapped_every_other_step_from_the_start_of_each_episode():

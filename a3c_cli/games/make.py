@@ -17,7 +17,7 @@ from gymnasium.wrappers import RecordEpisodeStatistics, TimeLimit, TransformRewa
 from a3c_cli.errors import UsageError
 from a3c_cli.games.memory import CueMemoryTask
 from a3c_cli.games.wrappers import (ActionSubset, ButtonCombos, EpisodeInfoOnly, GrayCropResize, NoopStart,
-                                    ServeAfterLifeLost, StickyFrameSkip, scale_and_clip)
+                                    RetroFrameSkip, ServeAfterLifeLost, StickyFrameSkip, scale_and_clip)
 
 log = logging.getLogger("a3c")
 
@@ -102,7 +102,8 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_s
             env = retro.make(game["id"], state=state, scenario=game["scenario"], render_mode=render_mode,
                              use_restricted_actions=retro.Actions.ALL)
         if game["frame_skip"] > 1 or game["sticky_prob"] > 0:
-            env = StickyFrameSkip(env, game["frame_skip"], game["sticky_prob"])
+            skip = RetroFrameSkip if backend == "retro" else StickyFrameSkip
+            env = skip(env, game["frame_skip"], game["sticky_prob"])
         if backend == "retro":
             if noop_max:  # no button pressed, whether or not the game's action set has that combination
                 env = NoopStart(env, np.zeros(len(env.unwrapped.buttons), dtype=np.int8), noop_max)
