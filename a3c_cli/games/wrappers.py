@@ -128,10 +128,10 @@ class StickyFrameSkip(gym.Wrapper):
 
 class RetroFrameSkip(StickyFrameSkip):
     """StickyFrameSkip on a stable-retro environment, at the emulator itself: the frames in
-    between are stepped without reading the screen or the RAM variables, a quarter of the
-    emulator's time at frame skip 4. The reward stays whole (a variable's reward is its change
-    since the last RAM read, so one read after the last frame sums the skipped ones); like ALE's
-    own frame skip, a skip does not stop at the frame where the episode ends."""
+    between are stepped without reading the screen, the RAM and its variables (Pong, frame skip
+    4: 0.89 ms an agent step instead of 1.00). The reward stays whole (a variable's reward is its
+    change since the last RAM read, so one read after the last frame sums the skipped ones); like
+    ALE's own frame skip, a skip does not stop at the frame where the episode ends."""
 
     def step(self, action):
         retro_env = self.env.unwrapped
@@ -144,7 +144,7 @@ class RetroFrameSkip(StickyFrameSkip):
                     retro_env.em.set_button_mask(buttons, player)
             retro_env.em.step()
             if retro_env.render_mode == "human":  # a window shows every frame
-                retro_env._update_obs()
+                retro_env._update_obs()  # stable-retro's own screen read, which render() shows
                 retro_env.render()
         retro_env.data.update_ram()
         obs = retro_env._update_obs()
