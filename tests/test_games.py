@@ -105,11 +105,16 @@ def test_the_frame_skip_inside_stable_retro_plays_as_stepping_it_frame_by_frame(
     assert inside[-1][1:] == frame_by_frame[-1][1:] == (-1.0, True)
 
 
-def _one_game(game, frame_skip):
-    """One game under random actions: each agent step's (frame checksum, reward, game over)."""
+def _bare_emulator(game):
+    """The game's stable-retro environment with no wrapper of ours: every button, one frame a step."""
     import stable_retro as retro
 
-    emulator = retro.make(game["id"], state=game["state"], render_mode=None, use_restricted_actions=retro.Actions.ALL)
+    return retro.make(game["id"], state=game["state"], render_mode=None, use_restricted_actions=retro.Actions.ALL)
+
+
+def _one_game(game, frame_skip):
+    """One game under random actions: each agent step's (frame checksum, reward, game over)."""
+    emulator = _bare_emulator(game)
     skipping = frame_skip(emulator, game["frame_skip"], game["sticky_prob"])
     env = ButtonCombos(skipping, game["actions"], emulator.unwrapped.buttons)
     env.reset(seed=0)
@@ -148,9 +153,7 @@ class _PadsSent(gym.Wrapper):
 def _pads_sent(game, action, episode_lengths):
     """Hold `action` for each episode's length (the real emulator, no frame skip): whether B and
     LEFT were pressed at each step."""
-    import stable_retro as retro
-
-    emulator = retro.make(game["id"], state=game["state"], render_mode=None, use_restricted_actions=retro.Actions.ALL)
+    emulator = _bare_emulator(game)
     sent = _PadsSent(emulator)
     buttons = emulator.unwrapped.buttons
     b, left = buttons.index("B"), buttons.index("LEFT")
