@@ -23,6 +23,7 @@ from a3c_cli.counters import Counters
 from a3c_cli.games.make import make_vector_env
 from a3c_cli.model import ActorCritic, State, build_model
 from a3c_cli.optim import build_optimizer
+from a3c_cli.processes import pin_to_core
 
 
 WORKER_NICENESS = 10
@@ -179,6 +180,8 @@ def run_worker(rank: int, seed: int, cfg: dict, shared_model, optimizer, counter
     # processes a worker, an evaluator of equal priority got a twentieth of the machine and one
     # greedy evaluation of Pong took 10 minutes.
     os.nice(WORKER_NICENESS)
+    if cfg["pin_workers"]:
+        pin_to_core(rank, cfg["workers"])
     try:
         envs = make_vector_env(cfg["game"], cfg["model"]["frame_size"], cfg["envs_per_worker"])
         torch.manual_seed(seed)

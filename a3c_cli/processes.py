@@ -17,6 +17,22 @@ def set_name(name: str) -> None:
         ctypes.CDLL(None).prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
+def pin_to_core(rank: int, workers: int) -> int | None:
+    """Keeps this process, and the processes it forks from now on, on one of the cores it may
+    use: the rank-th, round robin, when there are at least as many workers as cores (with fewer,
+    pinning would leave cores idle). A worker and its emulator processes then share one core's
+    caches instead of migrating between cores: 6-12% more training frames/s on Pong-Atari2600,
+    2 workers on 2 cores (benchmarks/RESULTS.md). Returns the core, or None where not pinned."""
+    if not hasattr(os, "sched_setaffinity"):  # Linux only
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    if workers < len(cores):
+        return None
+    core = cores[rank % len(cores)]
+    os.sched_setaffinity(0, {core})
+    return core
+
+
 def name_of(pid: int) -> str | None:
     try:
         with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
