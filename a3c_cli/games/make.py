@@ -11,11 +11,12 @@ from concurrent.futures import ProcessPoolExecutor
 
 import gymnasium as gym
 import numpy as np
-from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 from gymnasium.wrappers import RecordEpisodeStatistics, TimeLimit, TransformReward
 
 from a3c_cli.errors import UsageError
 from a3c_cli.games.memory import CueMemoryTask
+from a3c_cli.games.vector import ProcessVectorEnv
 from a3c_cli.games.wrappers import (ActionSubset, ButtonCombos, EpisodeInfoOnly, GrayCropResize, NoopStart,
                                     RetroFrameSkip, ServeAfterLifeLost, StickyFrameSkip, scale_and_clip)
 
@@ -121,13 +122,13 @@ def make_vector_env(game: dict, frame_size: int, count: int) -> VectorEnv:
     """`count` environments stepped in lockstep, reset as soon as an episode ends (the final frame
     and info are in info["final_obs"], info["final_info"]). One is classic A3C. stable-retro
     allows one emulator per process, so several retro games run in child processes that write
-    their frames to shared memory; ALE and the memory task step in this process, where a step is
+    their frames to shared memory (ProcessVectorEnv); ALE and the memory task step in this process, where a step is
     cheaper than a message to another one. "fork": the children only step emulators, and are
     made before this process computes anything with torch."""
     if game["backend"] == "retro" and count > 1:
         gc.freeze()  # the children share this process's objects: keep their collector off them
         make = [functools.partial(make_worker_env, game, frame_size, True) for _ in range(count)]
-        return AsyncVectorEnv(make, shared_memory=True, context="fork", autoreset_mode=AutoresetMode.SAME_STEP)
+        return ProcessVectorEnv(make, (1, frame_size, frame_size), len(game["actions"]))
     make = [functools.partial(make_worker_env, game, frame_size, False) for _ in range(count)]
     return SyncVectorEnv(make, autoreset_mode=AutoresetMode.SAME_STEP)
 
