@@ -96,6 +96,7 @@ def killed_while_stepping(game: dict):
     envs = make_vector_env(game, 42, ENVS)
     envs.reset(seed=0)
     os.kill(envs.processes[1].pid, signal.SIGKILL)
+    envs.processes[1].join()  # gone before the step writes to it
     try:
         envs.step(np.zeros(ENVS, dtype=np.int64))
     except RuntimeError as exc:

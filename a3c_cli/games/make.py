@@ -122,9 +122,9 @@ def make_vector_env(game: dict, frame_size: int, count: int) -> VectorEnv:
     """`count` environments stepped in lockstep, reset as soon as an episode ends (the final frame
     and info are in info["final_obs"], info["final_info"]). One is classic A3C. stable-retro
     allows one emulator per process, so several retro games run in child processes that write
-    their frames to shared memory (ProcessVectorEnv); ALE and the memory task step in this process, where a step is
-    cheaper than a message to another one. "fork": the children only step emulators, and are
-    made before this process computes anything with torch."""
+    their frames to shared memory (ProcessVectorEnv); ALE and the memory task step in this
+    process, where a step is cheaper than a message to another one. The children are forked:
+    they only step emulators, and are made before this process computes anything with torch."""
     if game["backend"] == "retro" and count > 1:
         gc.freeze()  # the children share this process's objects: keep their collector off them
         make = [functools.partial(make_worker_env, game, frame_size, True) for _ in range(count)]
