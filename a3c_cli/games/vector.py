@@ -113,8 +113,8 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
         self._wait()  # each environment made
 
     def reset(self, *, seed: int | list[int] | None = None, options=None):
-        if seed is None or isinstance(seed, int):
-            seed = [NO_SEED if seed is None else seed + i for i in range(self.num_envs)]
+        if seed is None or isinstance(seed, int):  # Gymnasium's meaning: seed + i for environment i
+            seed = [None if seed is None else seed + i for i in range(self.num_envs)]
         self.shared.seeds[:] = [NO_SEED if s is None else s for s in seed]
         self._send(RESET)
         return self.shared.obs.copy(), {}
