@@ -1,6 +1,7 @@
 """The evaluator process: on each request, snapshot the shared weights, play greedy episodes with
-them, report the returns, and save those weights as latest.pt (and best.pt when they beat the
-run's best). The best of each game is also published to <checkpoints_dir>/<game>/best.pt.
+them (all at once, each in an emulator process of its own), report the returns, and save those
+weights as latest.pt (and best.pt when they beat the run's best). The best of each game is also
+published to <checkpoints_dir>/<game>/best.pt.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.distributions import Categorical
 
@@ -17,7 +19,8 @@ from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.child import become_child, report_error
 from a3c_cli.counters import Counters
 from a3c_cli.errors import UsageError
-from a3c_cli.games.make import make_env
+from a3c_cli.games.make import make_eval_envs
+from a3c_cli.games.vector import ProcessVectorEnv
 from a3c_cli.metrics import is_better, summarize
 from a3c_cli.model import ActorCritic, build_model
 
@@ -44,6 +47,29 @@ def play_episode(env, model: ActorCritic, greedy: bool = True, frames: list | No
             return {"return": float(info["episode"]["r"]), "length": int(info["episode"]["l"])}
 
 
+@torch.no_grad()
+def play_greedy_episodes(envs: ProcessVectorEnv, model: ActorCritic) -> list[dict]:
+    """One greedy episode in each of `envs`, all at once, one batched forward pass a step; the
+    same episodes as play_episode would play in each environment alone. An environment whose
+    episode has ended is not stepped again: no emulator plays on for nothing while the longest
+    episode finishes."""
+    count = envs.num_envs
+    obs, _ = envs.reset()
+    state = model.initial_state(count)
+    starts = torch.ones(1, count)
+    playing = np.ones(count, dtype=bool)
+    episodes: list[dict] = [{}] * count
+    while playing.any():
+        logits, _, state = model(torch.from_numpy(obs)[None], state, starts)
+        starts = torch.zeros(1, count)
+        obs, _, terminated, truncated, info = envs.step(logits[0].argmax(-1).numpy(), active=playing)
+        for i in (terminated | truncated).nonzero()[0]:
+            episode = info["final_info"]["episode"]
+            episodes[i] = {"return": float(episode["r"][i]), "length": int(episode["l"][i])}
+            playing[i] = False
+    return episodes
+
+
 def publish_best(checkpoint: dict, path: Path) -> bool:
     """Copy a run's best model to the game's shared place unless a better one is already there.
     A lock file serialises the read-compare-write of jobs of a sweep running at once."""
@@ -65,16 +91,17 @@ def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, reques
     """The evaluator process. `best` is the run's best mean return so far (a restarted evaluator
     must not take its first result for a new best)."""
     become_child("a3c-evaluator")
+    envs = None
     try:
         checkpoints = Path(run_dir) / "checkpoints"
         published = Path(cfg["checkpoints_dir"]) / cfg["game"]["name"] / "best.pt"
-        env = make_env(cfg["game"], cfg["model"]["frame_size"], noop_starts=True)
+        envs = make_eval_envs(cfg["game"], cfg["model"]["frame_size"], cfg["eval_episodes"])
         model = build_model(cfg)
-        env.reset(seed=cfg["seed"] + 10_000)  # seeds the evaluator's episodes apart from the workers'
+        envs.reset(seed=cfg["seed"] + 10_000)  # seeds the evaluator's episodes apart from the workers'
         while (request := requests.get()) is not None:  # blocks until the trainer asks
             model.load_state_dict(shared_model.state_dict())
             at = counters.snapshot()
-            episodes = [play_episode(env, model) for _ in range(cfg["eval_episodes"])]
+            episodes = play_greedy_episodes(envs, model)
             returns = [e["return"] for e in episodes]
             evaluation = {"frames": at["frames"], "updates": at["updates"], "final": request["final"],
                           "eval_returns": returns, "eval_lengths": [e["length"] for e in episodes],
@@ -91,3 +118,6 @@ def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, reques
     except Exception as exc:
         report_error(events, "evaluator", exc)
         sys.exit(1)
+    finally:
+        if envs is not None:
+            envs.close()

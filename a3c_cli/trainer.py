@@ -140,8 +140,8 @@ class Training:
         # A new request queue for each evaluator: one killed while waiting in get() leaves the
         # queue's read lock held forever, and its successor would wait on it.
         self.eval_requests = self.ctx.Queue()
-        self.evaluator = self.ctx.Process(
-            target=run_evaluator, name="a3c-evaluator", daemon=True,
+        self.evaluator = self.ctx.Process(  # not a daemon: it starts emulator processes of its own
+            target=run_evaluator, name="a3c-evaluator", daemon=False,
             args=(self.cfg, self.shared_model, self.optimizer, self.counters, self.eval_requests, self.events,
                   str(self.run_dir), self.best))
         self.evaluator.start()

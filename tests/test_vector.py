@@ -30,12 +30,20 @@ def crc(frame: np.ndarray) -> int:
     return zlib.crc32(frame.tobytes())
 
 
-def each_alone(game: dict, index: int) -> list[tuple]:
-    """Environment `index` stepped by itself, reset on the step that ends an episode."""
+def active() -> np.ndarray:
+    """Which environments a masked step steps: each about half the time, and at least one."""
+    mask = np.random.default_rng(1).random((STEPS, ENVS)) < 0.5
+    mask[:, 0] |= ~mask.any(axis=1)
+    return mask
+
+
+def each_alone(game: dict, index: int, masked: bool = False) -> list[tuple]:
+    """Environment `index` stepped by itself (with `masked`, only at the steps where active() is
+    True for it), reset on the step that ends an episode."""
     env = make_worker_env(game, 42, False)
     obs, _ = env.reset(seed=index)
     steps = [(crc(obs),)]
-    for action in actions()[:, index]:
+    for action in actions()[active()[:, index] if masked else slice(None), index]:
         obs, reward, terminated, truncated, info = env.step(int(action))
         final = None
         if terminated or truncated:
@@ -64,6 +72,28 @@ def all_in_lockstep(game: dict) -> list[list[tuple]]:
     return steps
 
 
+def some_in_lockstep(game: dict) -> tuple[list[list[tuple]], bool]:
+    """As all_in_lockstep, each step stepping only the environments active() says; returns the
+    steps of each, and whether every one left out kept its frame, with no reward and no end."""
+    envs = make_vector_env(game, 42, ENVS)
+    obs, _ = envs.reset(seed=list(range(ENVS)))
+    steps = [[(crc(obs[i]),)] for i in range(ENVS)]
+    untouched = True
+    for batch, mask in zip(actions(), active()):
+        before = obs.copy()
+        obs, rewards, terminated, truncated, info = envs.step(batch, active=mask)
+        idle = ~mask
+        untouched &= (obs[idle] == before[idle]).all() and not (rewards[idle].any() or terminated[idle].any() or truncated[idle].any())
+        for i in mask.nonzero()[0]:
+            final = None
+            if terminated[i] or truncated[i]:
+                episode = info["final_info"]["episode"]
+                final = (crc(info["final_obs"][i]), float(episode["r"][i]), int(episode["l"][i]))
+            steps[i].append((crc(obs[i]), float(rewards[i]), bool(terminated[i]), bool(truncated[i]), final))
+    envs.close()
+    return steps, bool(untouched)
+
+
 def test_environments_in_lockstep_play_as_each_one_stepped_alone():
     """Frames, rewards, episode ends, final frames and scores, step by step, for 3 environments
     of different seeds whose episodes end (and restart) inside the run."""
@@ -74,6 +104,20 @@ def test_environments_in_lockstep_play_as_each_one_stepped_alone():
         assert lockstep[index] == alone
         assert sum(step[4] is not None for step in alone[1:]) == STEPS // 25  # the resets were exercised
     assert lockstep[0] != lockstep[1]  # the seeds reached the environments
+
+
+def test_a_step_with_a_mask_steps_only_the_active_environments():
+    """The evaluator's stepping: an environment left out of a step is not stepped (it plays on
+    from where it was at its next step, as if stepped alone with its own steps only) and reports
+    no reward and no end; each environment's episodes end and restart within its steps."""
+    game = pong()
+    some, untouched = in_fresh_process(some_in_lockstep, game)
+    assert untouched
+    for index in range(ENVS):
+        alone = in_fresh_process(each_alone, game, index, True)
+        assert some[index] == alone
+        assert any(step[4] is not None for step in alone[1:])
+    assert len({len(steps) for steps in some}) > 1  # the environments were stepped different numbers of times
 
 
 def failing_to_make(game: dict):

@@ -126,18 +126,29 @@ def make_vector_env(game: dict, frame_size: int, count: int) -> VectorEnv:
     process, where a step is cheaper than a message to another one. The children are forked:
     they only step emulators, and are made before this process computes anything with torch."""
     if game["backend"] == "retro" and count > 1:
-        gc.freeze()  # the children share this process's objects: keep their collector off them
-        make = [functools.partial(make_worker_env, game, frame_size, True) for _ in range(count)]
-        return ProcessVectorEnv(make, (1, frame_size, frame_size), len(game["actions"]))
+        return make_process_vector_env(game, frame_size, count)
     make = [functools.partial(make_worker_env, game, frame_size, False) for _ in range(count)]
     return SyncVectorEnv(make, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
-def make_worker_env(game: dict, frame_size: int, own_process: bool) -> gym.Env:
-    """A worker's environment. In a process of its own it leaves Ctrl-C to the trainer and dies
-    with its worker."""
+def make_eval_envs(game: dict, frame_size: int, count: int) -> ProcessVectorEnv:
+    """The evaluator's `count` environments, one per greedy episode of an evaluation, each in a
+    process of its own whatever the game: the episodes play at once on every core, with one
+    batched forward pass a step. Episodes start with no-op steps (game.noop_max)."""
+    return make_process_vector_env(game, frame_size, count, noop_starts=True)
+
+
+def make_process_vector_env(game: dict, frame_size: int, count: int, noop_starts: bool = False) -> ProcessVectorEnv:
+    gc.freeze()  # the children share this process's objects: keep their collector off them
+    make = [functools.partial(make_worker_env, game, frame_size, True, noop_starts) for _ in range(count)]
+    return ProcessVectorEnv(make, (1, frame_size, frame_size), len(game["actions"]))
+
+
+def make_worker_env(game: dict, frame_size: int, own_process: bool, noop_starts: bool = False) -> gym.Env:
+    """A worker's (or the evaluator's) environment. In a process of its own it leaves Ctrl-C to
+    the trainer and dies with the process that made it."""
     if own_process:
         from a3c_cli.child import follow_parent
 
         follow_parent()
-    return EpisodeInfoOnly(make_env(game, frame_size))
+    return EpisodeInfoOnly(make_env(game, frame_size, noop_starts=noop_starts))

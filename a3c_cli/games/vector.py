@@ -1,4 +1,5 @@
-"""A worker's stable-retro environments, one process each, stepped in lockstep.
+"""Environments in processes of their own, stepped in lockstep: a worker's stable-retro games,
+and the evaluator's episodes of any game.
 
 stable-retro allows one emulator per process. Gymnasium's AsyncVectorEnv runs such environments
 too, but each step pickles a command to every process and a result tuple back, and merges the
@@ -119,10 +120,17 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
         self._send(RESET)
         return self.shared.obs.copy(), {}
 
-    def step(self, actions):
-        self.shared.actions[:] = actions
-        self._send(STEP)
+    def step(self, actions, active: np.ndarray | None = None):
+        """Gymnasium's step. Where the boolean mask `active` is False the environment is not
+        stepped (the evaluator stops each one once it has played its episode): its frame stays,
+        its reward is 0 and its end flags are False."""
         shared = self.shared
+        shared.actions[:] = actions
+        if active is None:
+            self._send(STEP)
+        else:
+            shared.rewards[~active], shared.terminated[~active], shared.truncated[~active] = 0.0, False, False
+            self._send(STEP, active.nonzero()[0])
         terminated, truncated = shared.terminated.copy(), shared.truncated.copy()
         info = {}
         ended = terminated | truncated
@@ -135,20 +143,23 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
                     "final_info": {"episode": episode, "_episode": ended}, "_final_info": ended}
         return shared.obs.copy(), shared.rewards.copy(), terminated, truncated, info
 
-    def _send(self, command: bytes) -> None:
-        for conn in self.conns:
+    def _send(self, command: bytes, indices=None) -> None:
+        """`command` to the processes `indices` (all by default), then their answers."""
+        indices = range(self.num_envs) if indices is None else indices
+        for index in indices:
             try:
-                conn.send_bytes(command)
+                self.conns[index].send_bytes(command)
             except OSError:
                 pass  # that process is gone: _wait says which, with its exit code
-        self._wait()
+        self._wait(indices)
 
-    def _wait(self) -> None:
-        """Every process's answer; the first error is raised as its own type, once all answered."""
+    def _wait(self, indices=None) -> None:
+        """The answers of the processes `indices` (all by default); the first error is raised as
+        its own type, once all answered."""
         error = None
-        for index, conn in enumerate(self.conns):
+        for index in range(self.num_envs) if indices is None else indices:
             try:
-                answer = conn.recv_bytes()
+                answer = self.conns[index].recv_bytes()
             except (EOFError, OSError):
                 self.processes[index].join(timeout=1)
                 exited = f"environment process {index} exited (exit code {self.processes[index].exitcode})"

@@ -1,0 +1,53 @@
+"""The evaluator's greedy episodes: all at once, in processes of their own, on real Pong."""
+
+import torch
+
+from a3c_cli.evaluator import play_episode, play_greedy_episodes
+from a3c_cli.games.make import check_game, make_env, make_eval_envs
+from a3c_cli.model import ActorCritic
+from conftest import game_config, in_fresh_process
+
+EPISODES, SEED = 3, 100
+
+
+def pong() -> dict:
+    # sticky actions and no-op starts: each environment's seed gives it an episode of its own
+    game = game_config("Pong-Atari2600", "game.sticky_prob=0.25")["game"]
+    check_game(game)  # imports ale-py's ROM when it is missing
+    return game
+
+
+def greedy_model(game: dict) -> ActorCritic:
+    torch.manual_seed(0)
+    model = ActorCritic(len(game["actions"]))
+    # Logits far apart (the trained policy's scale, not the near-uniform start): the rounding of a
+    # batch of 3 against a batch of 1 cannot flip an argmax.
+    torch.nn.init.normal_(model.actor.weight, std=1.0)
+    return model
+
+
+def all_at_once(game: dict) -> list[dict]:
+    envs = make_eval_envs(game, 42, EPISODES)
+    envs.reset(seed=SEED)  # as the evaluator: environment i is seeded SEED + i once
+    episodes = play_greedy_episodes(envs, greedy_model(game))
+    envs.close()
+    return episodes
+
+
+def alone(game: dict, index: int) -> dict:
+    env = make_env(game, 42, noop_starts=True)
+    env.reset(seed=SEED + index)
+    episode = play_episode(env, greedy_model(game))
+    env.close()
+    return episode
+
+
+def test_greedy_episodes_played_at_once_are_those_played_one_at_a_time():
+    """Returns and lengths of whole Pong games, environment by environment: the batched forward
+    pass keeps each environment's LSTM state its own, and an environment that has ended waits
+    while the others play on."""
+    game = pong()
+    together = in_fresh_process(all_at_once, game)
+    for index in range(EPISODES):
+        assert together[index] == in_fresh_process(alone, game, index)
+    assert len({episode["length"] for episode in together}) == EPISODES  # they ended at different steps
