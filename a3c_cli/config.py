@@ -68,11 +68,19 @@ class ScreenGameConfig(GameConfig):
 
 
 @dataclass
+class EndStopConfig:
+    button: str = MISSING  # a button of the game's pad, e.g. DOWN
+    address: int = MISSING  # a RAM address, as in stable-retro's data.json (one unsigned byte)
+    at: int = MISSING  # the button is let go of, frame by frame, while that byte is >= this
+
+
+@dataclass
 class RetroGameConfig(ScreenGameConfig):
     id: str = MISSING  # stable-retro's game id, e.g. Airstriker-Genesis-v0
     state: Optional[str] = None  # a save state of that game; null: the game's default state
     scenario: Optional[str] = None  # a scenario file of that game (rewards, game over); null: scenario.json
     turbo: List[str] = field(default_factory=list)  # buttons pressed every other step while held
+    end_stop: Optional[EndStopConfig] = None  # a button let go of where a RAM byte says (Pong's paddle)
     # actions: [] means every button combination stable-retro's integration allows (game=retro)
 
 
@@ -246,5 +254,9 @@ def validate_game(game: dict) -> None:
         serve = game["serve"]
         _require(serve is None or not game["actions"] or serve in game["actions"],
                  f"game.serve={serve}: must be one of game.actions, or null")
+        stop = game.get("end_stop")
+        if stop is not None:
+            _require(0 <= stop["at"] <= 255, f"game.end_stop.at={stop['at']}: must be a byte's value, 0 to 255")
+            _require(stop["address"] >= 0, f"game.end_stop.address={stop['address']}: must be >= 0")
     else:
         _require(game["delay"] >= 0, f"game.delay={game['delay']}: must be >= 0")

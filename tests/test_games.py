@@ -169,6 +169,59 @@ def _pads_sent(game, action, episode_lengths):
     return b_pressed, left_pressed
 
 
+def test_pongs_end_stop_keeps_the_paddle_in_view_at_the_bottom_of_the_field():
+    """stable-retro's Pong turns the paddle past the bottom of the field while DOWN is held, out of
+    the picture; the game file's end stop lets go of DOWN there, so the paddle stays in view (in
+    the agent's own frames too) and UP brings it back at once. Without it (game.end_stop=null):
+    the paddle is gone, and UP takes steps to show it again."""
+    game = game_config("Pong-Atari2600")["game"]
+    check_game(game)  # imports ale-py's ROM when it is missing
+    assert game["end_stop"] is not None
+    stopped = in_fresh_process(_paddle_rows_holding_down_then_up, game)
+    free = in_fresh_process(_paddle_rows_holding_down_then_up, {**game, "end_stop": None})
+    assert all(rows > 0 for rows in stopped["down"][-10:])  # held DOWN: still in view
+    assert stopped["agent_sees_it"]
+    assert all(rows == 0 for rows in free["down"][-10:])  # held DOWN: gone
+    assert not free["agent_sees_it"]
+    assert stopped["up"].index(16) < free["up"].index(16)  # UP: the whole paddle back in view sooner
+    assert stopped["down"][:8] == free["down"][:8]  # away from the bottom, the same paddle
+
+
+def _paddle_rows_holding_down_then_up(game):
+    """From the top of the field, hold DOWN for 30 agent steps, then UP for 15: after each step, how many rows of the right
+    paddle's colour the field shows (16: the whole paddle), and whether the agent's cropped
+    42x42 frame still differs from one without the paddle."""
+    env = make_env(game, 42, render_mode="rgb_array")
+    down, up = game["actions"].index(["DOWN"]), game["actions"].index(["UP"])
+    env.reset(seed=0)
+    for _ in range(15):
+        env.step(up)
+
+    def paddle_rows():
+        field = env.render()[34:194, 140:144]  # the field between the score and the bottom border
+        return int((field == PONG_RIGHT_PADDLE).all(axis=2).any(axis=1).sum())
+
+    rows = {"down": [], "up": []}
+    for _ in range(30):
+        obs, *_ = env.step(down)
+        rows["down"].append(paddle_rows())
+    rows["agent_sees_it"] = bool((obs[0, 37:, 36:38] != obs[0, 20, 36]).any())  # the paddle's column, bottom rows
+    for _ in range(15):
+        env.step(up)
+        rows["up"].append(paddle_rows())
+    env.close()
+    return rows
+
+
+PONG_RIGHT_PADDLE = np.array([92, 186, 92], dtype=np.uint8)  # the agent's paddle's green
+
+
+def test_an_end_stop_on_a_button_the_system_lacks_is_a_usage_error():
+    game = {**game_config("Pong-Atari2600")["game"], "end_stop": {"button": "TRIANGLE", "address": 179, "at": 180}}
+    with pytest.raises(UsageError, match="game.end_stop.button=TRIANGLE: no Atari2600 button"):
+        check_game(game)
+
+
 def test_an_unknown_stable_retro_id_is_a_usage_error():
     game = {**config()["game"], "id": "NoSuchGame-Genesis-v0"}
     with pytest.raises(UsageError, match="NoSuchGame-Genesis-v0"):

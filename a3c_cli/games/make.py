@@ -102,9 +102,12 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_s
             state = game["state"] if game["state"] is not None else retro.State.DEFAULT
             env = retro.make(game["id"], state=state, scenario=game["scenario"], render_mode=render_mode,
                              use_restricted_actions=retro.Actions.ALL)
-        if game["frame_skip"] > 1 or game["sticky_prob"] > 0:
-            skip = RetroFrameSkip if backend == "retro" else StickyFrameSkip
-            env = skip(env, game["frame_skip"], game["sticky_prob"])
+        end_stop = game.get("end_stop")
+        if game["frame_skip"] > 1 or game["sticky_prob"] > 0 or end_stop is not None:
+            if backend == "retro":
+                env = RetroFrameSkip(env, game["frame_skip"], game["sticky_prob"], end_stop)
+            else:
+                env = StickyFrameSkip(env, game["frame_skip"], game["sticky_prob"])
         if backend == "retro":
             if noop_max:  # no button pressed, whether or not the game's action set has that combination
                 env = NoopStart(env, np.zeros(len(env.unwrapped.buttons), dtype=np.int8), noop_max)

@@ -192,6 +192,9 @@ def check_game(game: dict) -> None:
         for button in combo:
             if button not in buttons:
                 raise UsageError(f"game.actions: '{button}' is no {system_of(game_id)} button; use {', '.join(buttons)}")
+    stop = game.get("end_stop")
+    if stop is not None and stop["button"] not in buttons:
+        raise UsageError(f"game.end_stop.button={stop['button']}: no {system_of(game_id)} button; use {', '.join(buttons)}")
 
 
 def game_rows(filter: str | None = None) -> list[dict]:

@@ -131,14 +131,37 @@ class RetroFrameSkip(StickyFrameSkip):
     between are stepped without reading the screen, the RAM and its variables (Pong, frame skip
     4: 0.89 ms an agent step instead of 1.00). The reward stays whole (a variable's reward is its
     change since the last RAM read, so one read after the last frame sums the skipped ones); like
-    ALE's own frame skip, a skip does not stop at the frame where the episode ends."""
+    ALE's own frame skip, a skip does not stop at the frame where the episode ends.
+
+    With an `end_stop` ({button, address, at}), that button is let go of at every frame where
+    the RAM byte at `address` is `at` or more, as if the joystick met a stop there."""
+
+    def __init__(self, env: gym.Env, skip: int, sticky_prob: float, end_stop: dict | None = None):
+        super().__init__(env, skip, sticky_prob)
+        self.end_stop = end_stop
+        if end_stop is not None:  # its button is checked with the game's (check_game)
+            self._stop_button = env.unwrapped.buttons.index(end_stop["button"])
+
+    def stopped(self, pressed):
+        """`pressed`, with the end stop's button let go of where the RAM byte says."""
+        if not pressed[self._stop_button]:
+            return pressed
+        data = self.env.unwrapped.data
+        data.update_ram()
+        if data.memory.extract(self.end_stop["address"], "|u1") < self.end_stop["at"]:
+            return pressed
+        released = pressed.copy()
+        released[self._stop_button] = 0
+        return released
 
     def step(self, action):
         retro_env = self.env.unwrapped
         pressed = None
         for _ in range(self.skip):
             frame_action = self.frame_action(action)
-            if frame_action is not pressed:
+            if self.end_stop is not None:
+                frame_action = self.stopped(frame_action)
+            if pressed is None or not np.array_equal(frame_action, pressed):
                 pressed = frame_action
                 for player, buttons in enumerate(retro_env.action_to_array(pressed)):
                     retro_env.em.set_button_mask(buttons, player)
