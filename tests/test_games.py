@@ -187,6 +187,29 @@ def test_pongs_end_stop_keeps_the_paddle_in_view_at_the_bottom_of_the_field():
     assert stopped["down"][:8] == free["down"][:8]  # away from the bottom, the same paddle
 
 
+def test_pongs_end_stop_leaves_the_score_whole():
+    """The end stop reads the paddle at every frame inside the frame skip: every point of a whole
+    game of Pong (random actions, DOWN held often at the bottom) must still be paid, 21 to the
+    side that won."""
+    game = game_config("Pong-Atari2600")["game"]
+    check_game(game)  # imports ale-py's ROM when it is missing
+    rewards = in_fresh_process(_rewards_of_one_game, game)
+    assert max(rewards.count(-1.0), rewards.count(1.0)) == 21
+    assert set(rewards) <= {-1.0, 0.0, 1.0}
+
+
+def _rewards_of_one_game(game):
+    env = make_env(game, 42)
+    env.reset(seed=0)
+    actions = np.random.default_rng(0)
+    rewards, terminated = [], False
+    while not terminated:
+        _, reward, terminated, _, _ = env.step(int(actions.integers(env.action_space.n)))
+        rewards.append(float(reward))
+    env.close()
+    return rewards
+
+
 def _paddle_rows_holding_down_then_up(game):
     """From the top of the field, hold DOWN for 30 agent steps, then UP for 15: after each step, how many rows of the right
     paddle's colour the field shows (16: the whole paddle), and whether the agent's cropped

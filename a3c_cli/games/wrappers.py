@@ -146,9 +146,9 @@ class RetroFrameSkip(StickyFrameSkip):
         """`pressed`, with the end stop's button let go of where the RAM byte says."""
         if not pressed[self._stop_button]:
             return pressed
-        data = self.env.unwrapped.data
-        data.update_ram()
-        if data.memory.extract(self.end_stop["address"], "|u1") < self.end_stop["at"]:
+        # Read from the live memory: data.update_ram() here would restart the reward's count (a
+        # variable's reward is its change since the last update), and lose the points scored so far.
+        if self.env.unwrapped.data.memory.extract(self.end_stop["address"], "|u1") < self.end_stop["at"]:
             return pressed
         released = pressed.copy()
         released[self._stop_button] = 0
