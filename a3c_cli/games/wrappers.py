@@ -161,7 +161,7 @@ class RetroFrameSkip(StickyFrameSkip):
             frame_action = self.frame_action(action)
             if self.end_stop is not None:
                 frame_action = self.stopped(frame_action)
-            if pressed is None or not np.array_equal(frame_action, pressed):
+            if frame_action is not pressed:  # a stopped pad is a new array: set again while stopped
                 pressed = frame_action
                 for player, buttons in enumerate(retro_env.action_to_array(pressed)):
                     retro_env.em.set_button_mask(buttons, player)
