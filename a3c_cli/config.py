@@ -56,6 +56,7 @@ class GameConfig:
     frame_skip: int = 4  # emulator frames per agent step (rewards are summed over them)
     sticky_prob: float = 0.0  # chance, per emulator frame, of repeating the previous action
     max_episode_steps: int = 4500  # agent steps before an episode is cut (truncated)
+    max_steps_without_reward: Optional[int] = None  # an episode is cut after this many steps in a row with no reward
     reward_scale: float = 1.0  # rewards are multiplied by this for learning (logs keep the game score)
     reward_clip: Optional[float] = None  # then clipped to [-reward_clip, reward_clip]; null: no clip
 
@@ -244,6 +245,8 @@ def validate_game(game: dict) -> None:
     _require(game["frame_skip"] >= 1, f"game.frame_skip={game['frame_skip']}: must be >= 1")
     _require(0 <= game["sticky_prob"] < 1, f"game.sticky_prob={game['sticky_prob']}: must be in [0, 1)")
     _require(game["max_episode_steps"] >= 1, f"game.max_episode_steps={game['max_episode_steps']}: must be >= 1")
+    quiet = game["max_steps_without_reward"]
+    _require(quiet is None or quiet >= 1, f"game.max_steps_without_reward={quiet}: must be >= 1, or null for no limit")
     _require(game["reward_scale"] > 0, f"game.reward_scale={game['reward_scale']}: must be > 0")
     clip = game["reward_clip"]
     _require(clip is None or clip > 0, f"game.reward_clip={clip}: must be > 0, or null for no clipping")

@@ -29,8 +29,9 @@ log = logging.getLogger("a3c")
 
 @torch.no_grad()
 def play_episode(env, model: ActorCritic, greedy: bool = True, frames: list | None = None) -> dict:
-    """One whole episode; returns the game's own score and the length in agent steps. With a
-    `frames` list (and an env made with render_mode="rgb_array"), appends every screen shown."""
+    """One whole episode; returns the game's own score, the length in agent steps and whether a
+    step limit cut it (rather than the game's end). With a `frames` list (and an env made with
+    render_mode="rgb_array"), appends every screen shown."""
     obs, _ = env.reset()
     state = model.initial_state()
     start = torch.ones(1, 1)
@@ -44,7 +45,8 @@ def play_episode(env, model: ActorCritic, greedy: bool = True, frames: list | No
         if terminated or truncated:
             if frames is not None:
                 frames.append(env.render())
-            return {"return": float(info["episode"]["r"]), "length": int(info["episode"]["l"])}
+            return {"return": float(info["episode"]["r"]), "length": int(info["episode"]["l"]),
+                    "cut": bool(truncated and not terminated)}
 
 
 @torch.no_grad()
@@ -65,7 +67,8 @@ def play_greedy_episodes(envs: ProcessVectorEnv, model: ActorCritic) -> list[dic
         obs, _, terminated, truncated, info = envs.step(logits[0].argmax(-1).numpy(), active=playing)
         for i in (terminated | truncated).nonzero()[0]:
             episode = info["final_info"]["episode"]
-            episodes[i] = {"return": float(episode["r"][i]), "length": int(episode["l"][i])}
+            episodes[i] = {"return": float(episode["r"][i]), "length": int(episode["l"][i]),
+                           "cut": bool(truncated[i] and not terminated[i])}  # by a step limit, not the game
             playing[i] = False
     return episodes
 
@@ -105,6 +108,7 @@ def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, reques
             returns = [e["return"] for e in episodes]
             evaluation = {"frames": at["frames"], "updates": at["updates"], "final": request["final"],
                           "eval_returns": returns, "eval_lengths": [e["length"] for e in episodes],
+                          "eval_cut": [e["cut"] for e in episodes],
                           "eval_return": summarize(returns)}
             improved = is_better(evaluation["eval_return"]["mean"], best)
             if improved:

@@ -99,7 +99,8 @@ def play(cfg: dict, run_dir: str) -> dict:
         frames = [] if formats else None
         episode = play_episode(env, model, greedy=not cfg["sample"], frames=frames)
         episodes.append(episode)
-        log.info("episode %d: return %g in %d steps", i, episode["return"], episode["length"])
+        log.info("episode %d: return %g in %d steps%s", i, episode["return"], episode["length"],
+                 " (cut by a step limit, not over)" if episode["cut"] else "")
         for fmt in formats:
             videos.append(str(write_episode_video(frames, run_dir / f"episode-{i:02d}.{fmt}", game["frame_skip"])))
     env.close()

@@ -38,7 +38,7 @@ def test_default_run_is_airstriker_with_one_worker_per_core():
     ("workers=0", "workers"), ("optim.lr=-1", "optim.lr"), ("max_frames=0", "max_frames"),
     ("gamma=1.5", "gamma"), ("eval_episodes=0", "eval_episodes"), ("game.sticky_prob=1.0", "game.sticky_prob"),
     ("game.crop=[1,2,3]", "game.crop"), ("model.lstm_size=0", "model.lstm_size"), ("game.noop_max=-1", "game.noop_max"),
-    ("optim=rmsprop", None),
+    ("game.max_steps_without_reward=0", "game.max_steps_without_reward"), ("optim=rmsprop", None),
 ])
 def test_validate_names_the_bad_key(override, key):
     cfg = config(override)

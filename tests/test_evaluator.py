@@ -51,3 +51,10 @@ def test_greedy_episodes_played_at_once_are_those_played_one_at_a_time():
     for index in range(EPISODES):
         assert together[index] == in_fresh_process(alone, game, index)
     assert len({episode["length"] for episode in together}) == EPISODES  # they ended at different steps
+    assert not any(episode["cut"] for episode in together)  # whole games, not cut by a step limit
+
+
+def test_an_episode_cut_by_a_step_limit_says_so():
+    game = {**pong(), "max_episode_steps": 40}
+    episodes = in_fresh_process(all_at_once, game)
+    assert [(episode["length"], episode["cut"]) for episode in episodes] == [(40, True)] * EPISODES

@@ -59,6 +59,39 @@ def _five_steps(game):
     return [tuple(env.step(0)[2:4]) for _ in range(5)]
 
 
+def test_an_episode_without_a_reward_for_too_long_is_cut():
+    """game.max_steps_without_reward, on a real game of Pong that the right paddle never plays:
+    with the longest run of steps without a point as the limit, the episode is cut (truncated,
+    not a game over) at the end of that run; one step more and the whole game is played out, so
+    each point starts the count again."""
+    game = game_config("Pong-Atari2600", "game.max_steps_without_reward=null")["game"]
+    check_game(game)  # imports ale-py's ROM when it is missing
+    whole = in_fresh_process(_standing_still, game)
+    quiet_runs = [len(run) for run in "".join("0" if r == 0 else "1" for r in whole["rewards"]).split("1")]
+    longest = max(quiet_runs[:-1])  # the runs before each point
+    assert whole["terminated"] and longest > 1
+
+    cut = in_fresh_process(_standing_still, {**game, "max_steps_without_reward": longest})
+    first_longest_ends = sum(run + 1 for run in quiet_runs[:quiet_runs.index(longest)]) + longest
+    assert (cut["terminated"], cut["truncated"]) == (False, True)
+    assert len(cut["rewards"]) == first_longest_ends
+    assert cut["rewards"] == whole["rewards"][:first_longest_ends]
+
+    played_out = in_fresh_process(_standing_still, {**game, "max_steps_without_reward": longest + 1})
+    assert played_out == whole
+
+
+def _standing_still(game):
+    env = make_env(game, 42)
+    env.reset(seed=0)
+    rewards, terminated, truncated = [], False, False
+    while not (terminated or truncated):
+        _, reward, terminated, truncated, _ = env.step(game["actions"].index([]))
+        rewards.append(float(reward))
+    env.close()
+    return {"rewards": rewards, "terminated": terminated, "truncated": truncated}
+
+
 def test_sticky_actions_make_episodes_differ():
     game = {**config()["game"], "sticky_prob": 0.25, "max_episode_steps": 200}
     first, second = in_fresh_process(_episode_pixel_sums, game, (1, 2), 200)

@@ -17,8 +17,8 @@ from gymnasium.wrappers import RecordEpisodeStatistics, TimeLimit, TransformRewa
 from a3c_cli.errors import UsageError
 from a3c_cli.games.memory import CueMemoryTask
 from a3c_cli.games.vector import ProcessVectorEnv
-from a3c_cli.games.wrappers import (ActionSubset, ButtonCombos, EpisodeInfoOnly, GrayCropResize, NoopStart,
-                                    RetroFrameSkip, ServeAfterLifeLost, StickyFrameSkip, scale_and_clip)
+from a3c_cli.games.wrappers import (ActionSubset, ButtonCombos, EndWithoutReward, EpisodeInfoOnly, GrayCropResize,
+                                    NoopStart, RetroFrameSkip, ServeAfterLifeLost, StickyFrameSkip, scale_and_clip)
 
 log = logging.getLogger("a3c")
 
@@ -116,6 +116,8 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_s
         if game["serve"] is not None:
             env = ServeAfterLifeLost(env, game["actions"].index(game["serve"]))
         env = GrayCropResize(env, frame_size, game["crop"])  # after the skip: one small frame per agent step
+    if game.get("max_steps_without_reward") is not None:
+        env = EndWithoutReward(env, game["max_steps_without_reward"])
     env = TimeLimit(env, game["max_episode_steps"])
     env = RecordEpisodeStatistics(env)
     return TransformReward(env, scale_and_clip(game["reward_scale"], game["reward_clip"]))
