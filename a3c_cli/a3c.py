@@ -150,7 +150,7 @@ class Actor:
             self.starts = dones[t].clone()
             if ended.any():
                 self.record_episodes(info["final_info"])
-                cut = truncated & ~terminated  # cut by the time limit: the future still has value
+                cut = truncated & ~terminated  # cut by a step limit: the future still has value
                 if cut.any():
                     final = self.obs.copy()
                     final[cut] = np.stack(info["final_obs"][cut])

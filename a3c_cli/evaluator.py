@@ -45,8 +45,13 @@ def play_episode(env, model: ActorCritic, greedy: bool = True, frames: list | No
         if terminated or truncated:
             if frames is not None:
                 frames.append(env.render())
-            return {"return": float(info["episode"]["r"]), "length": int(info["episode"]["l"]),
-                    "cut": bool(truncated and not terminated)}
+            return episode_result(info["episode"]["r"], info["episode"]["l"], terminated, truncated)
+
+
+def episode_result(score, length, terminated: bool, truncated: bool) -> dict:
+    """What an episode's end reports: the game's score, its length in agent steps, and whether a
+    step limit cut it rather than the game ending."""
+    return {"return": float(score), "length": int(length), "cut": bool(truncated and not terminated)}
 
 
 @torch.no_grad()
@@ -67,8 +72,7 @@ def play_greedy_episodes(envs: ProcessVectorEnv, model: ActorCritic) -> list[dic
         obs, _, terminated, truncated, info = envs.step(logits[0].argmax(-1).numpy(), active=playing)
         for i in (terminated | truncated).nonzero()[0]:
             episode = info["final_info"]["episode"]
-            episodes[i] = {"return": float(episode["r"][i]), "length": int(episode["l"][i]),
-                           "cut": bool(truncated[i] and not terminated[i])}  # by a step limit, not the game
+            episodes[i] = episode_result(episode["r"][i], episode["l"][i], terminated[i], truncated[i])
             playing[i] = False
     return episodes
 

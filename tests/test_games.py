@@ -66,30 +66,19 @@ def test_an_episode_without_a_reward_for_too_long_is_cut():
     each point starts the count again."""
     game = game_config("Pong-Atari2600", "game.max_steps_without_reward=null")["game"]
     check_game(game)  # imports ale-py's ROM when it is missing
-    whole = in_fresh_process(_standing_still, game)
+    whole = in_fresh_process(_one_episode, game, False)
     quiet_runs = [len(run) for run in "".join("0" if r == 0 else "1" for r in whole["rewards"]).split("1")]
     longest = max(quiet_runs[:-1])  # the runs before each point
     assert whole["terminated"] and longest > 1
 
-    cut = in_fresh_process(_standing_still, {**game, "max_steps_without_reward": longest})
+    cut = in_fresh_process(_one_episode, {**game, "max_steps_without_reward": longest}, False)
     first_longest_ends = sum(run + 1 for run in quiet_runs[:quiet_runs.index(longest)]) + longest
     assert (cut["terminated"], cut["truncated"]) == (False, True)
     assert len(cut["rewards"]) == first_longest_ends
     assert cut["rewards"] == whole["rewards"][:first_longest_ends]
 
-    played_out = in_fresh_process(_standing_still, {**game, "max_steps_without_reward": longest + 1})
+    played_out = in_fresh_process(_one_episode, {**game, "max_steps_without_reward": longest + 1}, False)
     assert played_out == whole
-
-
-def _standing_still(game):
-    env = make_env(game, 42)
-    env.reset(seed=0)
-    rewards, terminated, truncated = [], False, False
-    while not (terminated or truncated):
-        _, reward, terminated, truncated, _ = env.step(game["actions"].index([]))
-        rewards.append(float(reward))
-    env.close()
-    return {"rewards": rewards, "terminated": terminated, "truncated": truncated}
 
 
 def test_sticky_actions_make_episodes_differ():
@@ -226,21 +215,24 @@ def test_pongs_end_stop_leaves_the_score_whole():
     side that won."""
     game = game_config("Pong-Atari2600")["game"]
     check_game(game)  # imports ale-py's ROM when it is missing
-    rewards = in_fresh_process(_rewards_of_one_game, game)
+    rewards = in_fresh_process(_one_episode, game, True)["rewards"]
     assert max(rewards.count(-1.0), rewards.count(1.0)) == 21
     assert set(rewards) <= {-1.0, 0.0, 1.0}
 
 
-def _rewards_of_one_game(game):
+def _one_episode(game, random_actions: bool):
+    """One episode from seed 0 with uniformly random actions, or pressing nothing: its rewards
+    and how it ended."""
     env = make_env(game, 42)
     env.reset(seed=0)
     actions = np.random.default_rng(0)
-    rewards, terminated = [], False
-    while not terminated:
-        _, reward, terminated, _, _ = env.step(int(actions.integers(env.action_space.n)))
+    rewards, terminated, truncated = [], False, False
+    while not (terminated or truncated):
+        action = int(actions.integers(env.action_space.n)) if random_actions else game["actions"].index([])
+        _, reward, terminated, truncated, _ = env.step(action)
         rewards.append(float(reward))
     env.close()
-    return rewards
+    return {"rewards": rewards, "terminated": terminated, "truncated": truncated}
 
 
 def _paddle_rows_holding_down_then_up(game):

@@ -116,7 +116,7 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_s
         if game["serve"] is not None:
             env = ServeAfterLifeLost(env, game["actions"].index(game["serve"]))
         env = GrayCropResize(env, frame_size, game["crop"])  # after the skip: one small frame per agent step
-    if game.get("max_steps_without_reward") is not None:
+    if game["max_steps_without_reward"] is not None:
         env = EndWithoutReward(env, game["max_steps_without_reward"])
     env = TimeLimit(env, game["max_episode_steps"])
     env = RecordEpisodeStatistics(env)
