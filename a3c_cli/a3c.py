@@ -6,10 +6,12 @@
         advantages by GAE; loss = policy gradient + value regression - entropy bonus
         backward on the local model, clip, hand the gradient to the shared model, step the
         shared optimizer (Hogwild: no lock)
+        with an entropy target: move the bonus's weight toward holding the policy's entropy there
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -27,7 +29,9 @@ from a3c_cli.processes import pin_to_core
 
 
 WORKER_NICENESS = 10
-LEARNING_STATS = ("entropy", "policy_loss", "value_loss", "grad_norm")  # per update, sent to the trainer
+LEARNING_STATS = ("entropy", "entropy_coef", "policy_loss", "value_loss", "grad_norm")  # per update, sent to the trainer
+ENTROPY_COEF_RATE = 0.01  # an adaptive weight's step per update, in log space, per nat off the target
+ENTROPY_COEF_RANGE = (1e-5, 0.1)  # ... kept here: never quite 0, so a collapsing policy can raise it again
 
 
 @dataclass
@@ -92,13 +96,43 @@ def hand_over_gradients(local: torch.nn.Module, shared: torch.nn.Module) -> None
         shared_param.grad = local_param.grad
 
 
-def learn(model: ActorCritic, shared_model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Rollout, cfg: dict) -> dict:
+class EntropyWeight:
+    """The entropy bonus's weight, one number in shared memory that every worker reads (and the
+    checkpoints keep). Without a target it stays at entropy_coef. With one (a fraction of a
+    uniform policy's entropy, ln(actions)) it adapts after each update, as SAC's temperature
+    does (Haarnoja et al. 2018): it falls while the policy is more random than the target and
+    rises when it is less. A fixed bonus strong enough to keep an untrained policy exploring keeps
+    a trained one nearly uniform: on stable-retro's Pong, whose paddle moves only when the
+    joystick is held, the sampled policy then jitters and loses (benchmarks/RESULTS.md)."""
+
+    def __init__(self, coef: float, target: float | None, actions: int):
+        self.shared = torch.tensor([coef], dtype=torch.float64).share_memory_()
+        self.target_nats = None if target is None else target * math.log(actions)
+
+    @property
+    def value(self) -> float:
+        return float(self.shared[0])
+
+    def set(self, coef: float) -> None:
+        self.shared[0] = coef
+
+    def adapt(self, entropy: float) -> None:
+        """After an update whose policy had `entropy` nats per decision. Workers adapt it without a
+        lock: one update's step lost to a race is one step of thousands."""
+        if self.target_nats is not None:
+            low, high = ENTROPY_COEF_RANGE
+            self.set(min(high, max(low, self.value * math.exp(ENTROPY_COEF_RATE * (self.target_nats - entropy)))))
+
+
+def learn(model: ActorCritic, shared_model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Rollout, cfg: dict,
+          entropy_coef: float) -> dict:
     """One A3C update from one rollout played by `model` (its logits and values carry the graph)."""
     logits, values = rollout.logits, rollout.values
     following = torch.cat([values[1:].detach(), rollout.last_value.unsqueeze(0)])
     next_values = torch.where(rollout.dones.bool(), rollout.next_values, following)
     advantages, returns = gae(rollout.rewards, values.detach(), next_values, rollout.dones, cfg["gamma"], cfg["gae_lambda"])
-    loss, stats = a3c_loss(logits, values, rollout.actions, advantages, returns, cfg["value_coef"], cfg["entropy_coef"])
+    loss, stats = a3c_loss(logits, values, rollout.actions, advantages, returns, cfg["value_coef"], entropy_coef)
+    stats["entropy_coef"] = entropy_coef
 
     model.zero_grad(set_to_none=True)
     loss.backward()
@@ -172,7 +206,8 @@ class Actor:
             self.finished_episodes.append({"return": float(episode["r"][i]), "length": int(episode["l"][i])})
 
 
-def run_worker(rank: int, seed: int, cfg: dict, shared_model, optimizer, counters: Counters, events, stop) -> None:
+def run_worker(rank: int, seed: int, cfg: dict, shared_model, optimizer, entropy_weight: EntropyWeight, counters: Counters,
+               events, stop) -> None:
     """A worker process: its environments, one local model, updates until `stop` is set (or the
     trainer is gone: become_child). `optimizer` is the shared one, or None for private statistics."""
     become_child(f"a3c-worker-{rank}")
@@ -193,9 +228,10 @@ def run_worker(rank: int, seed: int, cfg: dict, shared_model, optimizer, counter
         while not stop.is_set():
             model.load_state_dict(shared_model.state_dict())
             rollout = actor.rollout()
-            stats = learn(model, shared_model, optimizer, rollout, cfg)
+            stats = learn(model, shared_model, optimizer, rollout, cfg, entropy_weight.value)
             counters.add(rank, frames_per_update, 1, len(actor.finished_episodes), int(stats["skipped"]))
             if not stats["skipped"]:  # the training lines show their means (a policy's entropy, ...)
+                entropy_weight.adapt(stats["entropy"])
                 events.put({"kind": "learning", **{name: stats[name] for name in LEARNING_STATS}})
             for episode in actor.finished_episodes:
                 events.put({"kind": "episode", "worker": rank, **episode})

@@ -1,7 +1,8 @@
 """Checkpoints: plain dicts of tensors and builtins, written atomically, loaded with weights_only.
 
-A checkpoint holds the model and optimizer state, the run's counters, the resolved config (which
-names the game and its action set) and the evaluation that scored these weights.
+A checkpoint holds the model and optimizer state, the run's counters and entropy bonus weight, the
+resolved config (which names the game and its action set) and the evaluation that scored these
+weights.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ FORMAT = "a3c-checkpoint"
 VERSION = 2  # 2: the model standardizes each frame; a version-1 model read frames / 255
 
 
-def make_checkpoint(model, optimizer, counters: dict, cfg: dict, evaluation: dict | None, best_return: float | None) -> dict:
+def make_checkpoint(model, optimizer, counters: dict, cfg: dict, evaluation: dict | None, best_return: float | None,
+                    entropy_coef: float) -> dict:
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -28,6 +30,7 @@ def make_checkpoint(model, optimizer, counters: dict, cfg: dict, evaluation: dic
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "counters": dict(counters),
+        "entropy_coef": entropy_coef,  # the entropy bonus's weight then (it adapts with entropy_target)
         "evaluation": evaluation,
         "best_return": best_return,
         "config": cfg,

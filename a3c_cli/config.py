@@ -147,7 +147,8 @@ class TrainConfig:
     rollout_steps: int = 20  # agent steps per update (n-step return)
     gamma: float = 0.99
     gae_lambda: float = 1.0  # 1.0: plain n-step advantages as in the A3C paper
-    entropy_coef: float = 0.01
+    entropy_coef: float = 0.01  # the entropy bonus's weight (with entropy_target: its first value)
+    entropy_target: Optional[float] = None  # a policy entropy to hold, as a fraction of ln(actions): the weight adapts; null: fixed
     value_coef: float = 0.5
     max_grad_norm: float = 40.0
     eval_interval: int = 100_000  # emulator frames between greedy evaluations
@@ -215,6 +216,8 @@ def validate(cfg: dict) -> None:
     _require(0 <= cfg["gae_lambda"] <= 1, f"gae_lambda={cfg['gae_lambda']}: must be in [0, 1]")
     for key in ("entropy_coef", "value_coef"):
         _require(cfg[key] >= 0, f"{key}={cfg[key]}: must be >= 0")
+    target = cfg["entropy_target"]
+    _require(target is None or 0 < target < 1, f"entropy_target={target}: must be in (0, 1), a fraction of a uniform policy's entropy, or null")
     _require(cfg["max_grad_norm"] > 0, f"max_grad_norm={cfg['max_grad_norm']}: must be > 0")
     _require(cfg["eval_interval"] >= 1, f"eval_interval={cfg['eval_interval']}: must be >= 1 frame")
     _require(cfg["eval_episodes"] >= 1, f"eval_episodes={cfg['eval_episodes']}: must be >= 1")

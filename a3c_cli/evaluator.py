@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.distributions import Categorical
 
+from a3c_cli.a3c import EntropyWeight
 from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.child import become_child, report_error
 from a3c_cli.counters import Counters
@@ -93,8 +94,8 @@ def publish_best(checkpoint: dict, path: Path) -> bool:
         return True
 
 
-def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, requests, events, run_dir: str,
-                  best: float | None) -> None:
+def run_evaluator(cfg: dict, shared_model, optimizer, entropy_weight: EntropyWeight, counters: Counters, requests,
+                  events, run_dir: str, best: float | None) -> None:
     """The evaluator process. `best` is the run's best mean return so far (a restarted evaluator
     must not take its first result for a new best)."""
     become_child("a3c-evaluator")
@@ -117,7 +118,7 @@ def run_evaluator(cfg: dict, shared_model, optimizer, counters: Counters, reques
             improved = is_better(evaluation["eval_return"]["mean"], best)
             if improved:
                 best = evaluation["eval_return"]["mean"]
-            checkpoint = make_checkpoint(model, optimizer, at, cfg, evaluation, best)
+            checkpoint = make_checkpoint(model, optimizer, at, cfg, evaluation, best, entropy_weight.value)
             save_checkpoint(checkpoint, checkpoints / "latest.pt")
             if improved:
                 save_checkpoint(checkpoint, checkpoints / "best.pt")

@@ -45,9 +45,10 @@ def check_resumable(checkpoint: dict, path: Path, cfg: dict) -> None:
     if before["optim"]["name"] != cfg["optim"]["name"] or before["optim"]["shared"] != cfg["optim"]["shared"]:
         raise UsageError(f"resume: {path} was trained with optim={before['optim']['name']} (shared: {before['optim']['shared']}): "
                          f"a resumed run keeps its optimizer")
-    for key in ("workers", "max_frames", "max_minutes", "rollout_steps", "gamma", "gae_lambda", "entropy_coef", "value_coef"):
-        if before[key] != cfg[key]:
-            log.info("resume: %s %s -> %s", key, before[key], cfg[key])
+    for key in ("workers", "max_frames", "max_minutes", "rollout_steps", "gamma", "gae_lambda", "entropy_coef", "entropy_target",
+                "value_coef"):
+        if before.get(key) != cfg[key]:  # .get: a checkpoint older than the key
+            log.info("resume: %s %s -> %s", key, before.get(key), cfg[key])
     for key in before["optim"]:
         if before["optim"][key] != cfg["optim"][key]:
             log.info("resume: optim.%s %s -> %s", key, before["optim"][key], cfg["optim"][key])

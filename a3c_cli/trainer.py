@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
-from a3c_cli.a3c import run_worker
+from a3c_cli.a3c import EntropyWeight, run_worker
 from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.config import available_cpus
 from a3c_cli.counters import Counters
@@ -61,8 +61,11 @@ def train(cfg: dict, run_dir: str) -> float:
     torch.manual_seed(cfg["seed"])
     shared_model = build_model(cfg).share_memory()
     optimizer = build_optimizer(cfg["optim"], shared_model.parameters()) if cfg["optim"]["shared"] else None
+    entropy_weight = EntropyWeight(cfg["entropy_coef"], cfg["entropy_target"], len(cfg["game"]["actions"]))
     resumed = resume_from(cfg, run_dir, shared_model, optimizer) if cfg["resume"] is not None else None
-    return Training(cfg, run_dir, shared_model, optimizer, resumed).run()
+    if resumed is not None and cfg["entropy_target"] is not None and resumed.get("entropy_coef") is not None:
+        entropy_weight.set(resumed["entropy_coef"])  # an adapted weight goes on from where it was
+    return Training(cfg, run_dir, shared_model, optimizer, entropy_weight, resumed).run()
 
 
 def resume_from(cfg: dict, run_dir: Path, shared_model, optimizer) -> dict:
@@ -99,9 +102,10 @@ def child_context():
 
 
 class Training:
-    def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer, resumed: dict | None = None):
+    def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer, entropy_weight: EntropyWeight,
+                 resumed: dict | None = None):
         self.cfg, self.run_dir = cfg, run_dir
-        self.shared_model, self.optimizer = shared_model, optimizer
+        self.shared_model, self.optimizer, self.entropy_weight = shared_model, optimizer, entropy_weight
         if multiprocessing.get_start_method(allow_none=True) not in multiprocessing.get_all_start_methods():
             # A job under joblib's launcher runs in a loky process whose default start method is
             # "loky"; spawned children inherit that name and cannot resolve it.
@@ -142,7 +146,7 @@ class Training:
         self.eval_requests = self.ctx.Queue()
         self.evaluator = self.ctx.Process(  # not a daemon: it starts emulator processes of its own
             target=run_evaluator, name="a3c-evaluator", daemon=False,
-            args=(self.cfg, self.shared_model, self.optimizer, self.counters, self.eval_requests, self.events,
+            args=(self.cfg, self.shared_model, self.optimizer, self.entropy_weight, self.counters, self.eval_requests, self.events,
                   str(self.run_dir), self.best))
         self.evaluator.start()
         log.info("evaluator started (pid %d)", self.evaluator.pid)
@@ -152,7 +156,8 @@ class Training:
         seed = self.cfg["seed"] + rank + self.counters.snapshot()["updates"]
         worker = self.ctx.Process(  # not a daemon: it may start emulator processes of its own
             target=run_worker, name=f"a3c-worker-{rank}", daemon=False,
-            args=(rank, seed, self.cfg, self.shared_model, self.optimizer, self.counters, self.events, self.stop))
+            args=(rank, seed, self.cfg, self.shared_model, self.optimizer, self.entropy_weight, self.counters, self.events,
+                  self.stop))
         worker.start()
         self.workers[rank] = worker
         log.info("worker %d started (pid %d)", rank, worker.pid)
@@ -345,7 +350,8 @@ class Training:
                 p.join(5)
 
     def save_latest(self) -> None:
-        checkpoint = make_checkpoint(self.shared_model, self.optimizer, self.counters.snapshot(), self.cfg, self.last_eval, self.best)
+        checkpoint = make_checkpoint(self.shared_model, self.optimizer, self.counters.snapshot(), self.cfg, self.last_eval, self.best,
+                                     self.entropy_weight.value)
         save_checkpoint(checkpoint, self.run_dir / "checkpoints" / "latest.pt")
 
     def best_effort(self, write) -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import config, game_config
 
-from a3c_cli.a3c import Actor, Rollout, a3c_loss, gae, learn
+from a3c_cli.a3c import ENTROPY_COEF_RANGE, Actor, EntropyWeight, Rollout, a3c_loss, gae, learn
 from a3c_cli.games.make import make_vector_env
 from a3c_cli.model import ActorCritic
 from a3c_cli.optim import SharedAdam, SharedRMSprop
@@ -132,7 +132,7 @@ def test_every_update_applies_exactly_the_gradient_of_its_rollout(envs):
         rollout = random_rollout(update, local, envs=envs)
         expected = rollout_gradient(local, rollout)
         before = [p.detach().clone() for p in shared.parameters()]
-        learn(local, shared, optimizer, rollout, CFG)
+        learn(local, shared, optimizer, rollout, CFG, CFG["entropy_coef"])
         for b, p, g in zip(before, shared.parameters(), expected):
             # float32 sums in another order: compare whole tensors (a wrong gradient is off by far more)
             assert (b - p.detach() - g).norm() <= 1e-4 * g.norm()
@@ -156,7 +156,7 @@ def test_shared_optimizers_follow_torchs_update_rule(shared_kind, reference_kind
         for p, g in zip(reference.parameters(), rollout_gradient(local, rollout)):
             p.grad = g
         reference_optimizer.step()
-        learn(local, shared, optimizer, rollout, CFG)
+        learn(local, shared, optimizer, rollout, CFG, CFG["entropy_coef"])
         for p, q in zip(shared.parameters(), reference.parameters()):
             torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
 
@@ -170,7 +170,7 @@ def test_a_non_finite_gradient_is_skipped_not_applied():
     rollout = random_rollout(3, local)
     rollout.rewards[2] = float("nan")
     before = [p.detach().clone() for p in shared.parameters()]
-    stats = learn(local, shared, optimizer, rollout, CFG)
+    stats = learn(local, shared, optimizer, rollout, CFG, CFG["entropy_coef"])
     assert stats["skipped"]
     for b, p in zip(before, shared.parameters()):
         assert torch.equal(b, p)
@@ -191,6 +191,27 @@ def test_the_logged_parts_of_the_loss_are_means_per_decision():
     certain[..., 0] = 50.0
     _, parts = a3c_loss(certain, torch.zeros(steps, envs), chosen, torch.ones(steps, envs), torch.zeros(steps, envs), 0.5, 0.01)
     assert parts["entropy"] < 1e-6 and parts["policy_loss"] < 1e-6
+
+
+def test_an_entropy_target_moves_the_bonus_weight_toward_it_and_no_target_keeps_it():
+    fixed = EntropyWeight(0.01, None, actions=3)
+    for entropy in (0.0, math.log(3)):
+        fixed.adapt(entropy)
+        assert fixed.value == 0.01
+    weight = EntropyWeight(0.01, 0.5, actions=3)  # hold 0.5 ln 3 nats
+    weight.adapt(math.log(3))  # more random than the target: less bonus
+    assert weight.value < 0.01
+    lowered = weight.value
+    weight.adapt(0.5 * math.log(3))  # on target: unchanged
+    assert weight.value == lowered
+    weight.adapt(0.1)  # less random: more bonus
+    assert weight.value > lowered
+    for _ in range(5000):
+        weight.adapt(math.log(3))
+    assert weight.value == ENTROPY_COEF_RANGE[0]  # never 0: it can still rise again
+    for _ in range(5000):
+        weight.adapt(0.0)
+    assert weight.value == ENTROPY_COEF_RANGE[1]
 
 
 def test_learning_from_the_actors_graph_equals_a_fresh_pass_over_its_rollout():
@@ -230,7 +251,7 @@ optimizer = build_optimizer(cfg["optim"], shared.parameters())
 model = build_model(cfg)
 actor = Actor(make_vector_env(cfg["game"], cfg["model"]["frame_size"], 2), model, 5, 0)
 for _ in range(2):
-    learn(model, shared, optimizer, actor.rollout(), cfg)
+    learn(model, shared, optimizer, actor.rollout(), cfg, cfg["entropy_coef"])
 print(json.dumps(sorted(set(sys.modules) - before)))
 """
 

@@ -21,7 +21,7 @@ def checkpoint():
     model = build_model(cfg)
     optimizer = build_optimizer(cfg["optim"], model.parameters())
     return make_checkpoint(model, optimizer, {"frames": 100, "updates": 5, "episodes": 1, "skipped_updates": 0}, cfg,
-                           {"eval_return": {"mean": 1.0, "min": 0.0, "max": 2.0}}, 1.0)
+                           {"eval_return": {"mean": 1.0, "min": 0.0, "max": 2.0}}, 1.0, cfg["entropy_coef"])
 
 
 def test_round_trip_with_weights_only(tmp_path, checkpoint):

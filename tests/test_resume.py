@@ -21,12 +21,12 @@ def lines(run):
 
 
 def test_resume_latest_goes_on_in_the_same_run_directory(tmp_path):
-    train(tmp_path, "max_frames=4000")
+    train(tmp_path, "max_frames=4000", "entropy_target=0.1")
     run = next((tmp_path / "outputs" / "memory").iterdir())
     first = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     before = lines(run)
 
-    train(tmp_path, "max_frames=8000", "resume=latest", "optim.lr=5e-4")
+    train(tmp_path, "max_frames=8000", "resume=latest", "optim.lr=5e-4", "entropy_target=0.1")
     assert [p.name for p in (tmp_path / "outputs" / "memory").iterdir()] == [run.name]  # no new run dir
     after = lines(run)
     assert after[: len(before)] == before  # appended, nothing rewritten
@@ -43,6 +43,12 @@ def test_resume_latest_goes_on_in_the_same_run_directory(tmp_path):
     assert latest["optimizer"]["param_groups"][0]["lr"] == 5e-4
     assert latest["best_return"] >= first["best_return"]
     assert "resume: optim.lr 0.001 -> 0.0005" in (run / "train.log").read_text()
+    # the entropy bonus's weight, adapted (a new policy is more random than the target), goes on
+    # from the checkpoint's: no resumed update's weight is above it (back at entropy_coef)
+    assert first["entropy_coef"] < 0.01
+    resumed_weights = [r["learning"]["entropy_coef"] for r in new if r["kind"] == "train" and r["learning"]]
+    assert resumed_weights and max(resumed_weights) <= first["entropy_coef"]
+    assert latest["entropy_coef"] < first["entropy_coef"]
 
 
 def test_a_killed_run_resumes_from_its_checkpoint_without_lines_twice(tmp_path):
