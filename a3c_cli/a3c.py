@@ -31,7 +31,7 @@ from a3c_cli.processes import pin_to_core
 WORKER_NICENESS = 10
 LEARNING_STATS = ("entropy", "entropy_coef", "policy_loss", "value_loss", "grad_norm")  # per update, sent to the trainer
 ENTROPY_COEF_RATE = 0.01  # an adaptive weight's step per update, in log space, per nat off the target
-ENTROPY_COEF_RANGE = (1e-5, 0.1)  # ... kept here: never quite 0, so a collapsing policy can raise it again
+ENTROPY_COEF_RANGE = (1e-5, 0.1)  # ... kept here: never quite 0, so a policy grown too certain raises it again
 
 
 @dataclass
@@ -103,7 +103,8 @@ class EntropyWeight:
     does (Haarnoja et al. 2018): it falls while the policy is more random than the target and
     rises when it is less. A fixed bonus strong enough to keep an untrained policy exploring keeps
     a trained one nearly uniform: on stable-retro's Pong, whose paddle moves only when the
-    joystick is held, the sampled policy then jitters and loses (benchmarks/RESULTS.md)."""
+    joystick is held, the sampled policy then jitters and loses. A target sharpens it there, but
+    did not bring the greedy return up, so it is off by default (benchmarks/RESULTS.md)."""
 
     def __init__(self, coef: float, target: float | None, actions: int):
         self.shared = torch.tensor([coef], dtype=torch.float64).share_memory_()
