@@ -43,7 +43,8 @@ def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
     assert latest["counters"]["frames"] == last["frames"]
     # the loss's parts, per decision: a policy's entropy lies between 0 and ln(number of actions)
     learning = [r["learning"] for r in train if r["learning"]]
-    assert learning and set(learning[0]) == {"entropy", "policy_loss", "value_loss", "grad_norm"}
+    assert learning and set(learning[0]) == {"entropy", "entropy_coef", "policy_loss", "value_loss", "grad_norm"}
+    assert all(part["entropy_coef"] == pytest.approx(0.01) for part in learning) and latest["entropy_coef"] == 0.01  # fixed
     most = math.log(len(latest["config"]["game"]["actions"]))
     assert all(0 < part["entropy"] <= most + 1e-6 and part["value_loss"] >= 0 and part["grad_norm"] > 0
                and math.isfinite(part["policy_loss"]) for part in learning)
