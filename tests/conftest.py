@@ -33,6 +33,22 @@ def config(*overrides: str) -> dict:
         return OmegaConf.to_container(compose("config", overrides=list(overrides)), resolve=True, throw_on_missing=True)
 
 
+STARTED: list[subprocess.Popen] = []  # trainers a test started and talks to while they run
+
+
+@pytest.fixture(autouse=True)
+def no_trainer_outlives_its_test():
+    """A test that fails while a trainer it started still runs would leave it, its workers and
+    their emulators taking the cores from every later test (and failing some of them). Killed
+    outright, the trainer takes its children with it."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def a3c(*args: str, timeout: float = 240, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real command line in a fresh interpreter."""
     env = {**os.environ, "COLUMNS": "200"}

@@ -12,7 +12,7 @@ import torch
 
 from a3c_cli.model import build_model
 
-from conftest import REPO, a3c, records
+from conftest import REPO, STARTED, a3c, records
 
 
 def run_args(tmp_path: Path, *overrides: str) -> list[str]:
@@ -103,6 +103,7 @@ def child_pids(pid: int) -> set[int]:
 def test_ctrl_c_stops_workers_saves_a_checkpoint_and_exits(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "a3c_cli", *run_args(tmp_path, "workers=2", "max_frames=10000000")],
                                cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    STARTED.append(process)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not has_updates(tmp_path / "run"):
         time.sleep(0.5)
