@@ -62,15 +62,13 @@ def train(cfg: dict, run_dir: str) -> float:
     shared_model = build_model(cfg).share_memory()
     optimizer = build_optimizer(cfg["optim"], shared_model.parameters()) if cfg["optim"]["shared"] else None
     entropy_weight = EntropyWeight(cfg["entropy_coef"], cfg["entropy_target"], len(cfg["game"]["actions"]))
-    resumed = resume_from(cfg, run_dir, shared_model, optimizer) if cfg["resume"] is not None else None
-    if resumed is not None and cfg["entropy_target"] is not None and resumed.get("entropy_coef") is not None:
-        entropy_weight.set(resumed["entropy_coef"])  # an adapted weight goes on from where it was
+    resumed = resume_from(cfg, run_dir, shared_model, optimizer, entropy_weight) if cfg["resume"] is not None else None
     return Training(cfg, run_dir, shared_model, optimizer, entropy_weight, resumed).run()
 
 
-def resume_from(cfg: dict, run_dir: Path, shared_model, optimizer) -> dict:
-    """Load the checkpoint to continue into the shared model and optimizer; return it, with the
-    time its records reach."""
+def resume_from(cfg: dict, run_dir: Path, shared_model, optimizer, entropy_weight: EntropyWeight) -> dict:
+    """Load the checkpoint to continue into the shared model, optimizer and (with a target) entropy
+    weight; return it, with the time its records reach."""
     path = find_checkpoint(cfg["resume"], cfg["game"]["name"])
     checkpoint = load_checkpoint(path)
     check_resumable(checkpoint, path, cfg)
@@ -80,6 +78,8 @@ def resume_from(cfg: dict, run_dir: Path, shared_model, optimizer) -> dict:
         optimizer.share_memory()  # load_state_dict made private copies of the statistics
         for group in optimizer.param_groups:  # a resumed run may change the learning rate
             group["lr"] = cfg["optim"]["lr"]
+    if cfg["entropy_target"] is not None and checkpoint.get("entropy_coef") is not None:  # .get: an older checkpoint
+        entropy_weight.set(checkpoint["entropy_coef"])  # an adapted weight goes on from where it was
     if run_dir_of(path).resolve() != run_dir.resolve():
         log.warning("resume: continuing %s in a new run directory, %s", path, run_dir)
     checkpoint["time"] = cut_metrics(run_dir, checkpoint["counters"]["frames"])
