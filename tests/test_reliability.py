@@ -5,7 +5,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,19 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import REPO, STARTED, a3c, records
-from test_train import child_pids, has_updates, run_args, running
-
-
-def start(tmp_path: Path, *overrides: str) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "a3c_cli", *run_args(tmp_path, *overrides)], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    STARTED.append(process)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not has_updates(tmp_path / "run"):
-        time.sleep(0.3)
-    assert has_updates(tmp_path / "run"), "the run never updated"
-    return process
+from conftest import a3c, records
+from test_train import child_pids, run_args, running, start
 
 
 def worker_pid(run: Path, rank: int) -> int:

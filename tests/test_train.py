@@ -100,13 +100,20 @@ def child_pids(pid: int) -> set[int]:
     return children
 
 
-def test_ctrl_c_stops_workers_saves_a_checkpoint_and_exits(tmp_path):
-    process = subprocess.Popen([sys.executable, "-m", "a3c_cli", *run_args(tmp_path, "workers=2", "max_frames=10000000")],
-                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start(tmp_path: Path, *overrides: str) -> subprocess.Popen:
+    """A trainer running in the background (killed when the test ends), once it has updated."""
+    process = subprocess.Popen([sys.executable, "-m", "a3c_cli", *run_args(tmp_path, *overrides)], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     STARTED.append(process)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not has_updates(tmp_path / "run"):
-        time.sleep(0.5)
+        time.sleep(0.3)
+    assert has_updates(tmp_path / "run"), "the run never updated"
+    return process
+
+
+def test_ctrl_c_stops_workers_saves_a_checkpoint_and_exits(tmp_path):
+    process = start(tmp_path, "workers=2", "max_frames=10000000")
     children = child_pids(process.pid)
     assert len(children) >= 3 + 16  # two workers and the evaluator, each worker's 8 emulator processes
     process.send_signal(signal.SIGINT)
