@@ -101,9 +101,12 @@ def child_pids(pid: int) -> set[int]:
 
 
 def start(tmp_path: Path, *overrides: str) -> subprocess.Popen:
-    """A trainer running in the background (killed when the test ends), once it has updated."""
+    """A trainer running in the background (killed when the test ends), once it has updated.
+    It takes Ctrl-C as one started from a terminal does, even where the tests themselves run
+    with SIGINT ignored (a shell's background job, nohup), which Python would pass on to it."""
     process = subprocess.Popen([sys.executable, "-m", "a3c_cli", *run_args(tmp_path, *overrides)], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     STARTED.append(process)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not has_updates(tmp_path / "run"):
