@@ -23,6 +23,7 @@ from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryV
 
 from a3c_cli.config import CONFIG_DIR, available_cpus, validate, validate_test
 from a3c_cli.errors import RunFailed, UsageError
+from a3c_cli.processes import start_fork_server
 
 log = logging.getLogger("a3c")
 
@@ -46,12 +47,13 @@ The others take --help. --debug shows the full traceback of an error.
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def train_app(cfg: DictConfig) -> float:
-    from a3c_cli.trainer import train  # torch and the emulators load only when a run starts
-
     with reported_errors("train"):
         plain = resolved(cfg)
         validate(plain)
         share_cores_between_jobs(plain)
+        start_fork_server()  # before torch loads here (~2 s): the workers' imports run meanwhile
+        from a3c_cli.trainer import train  # torch and the emulators load only when a run starts
+
         return train(plain, HydraConfig.get().runtime.output_dir)
     return -math.inf  # only reached by a failed job of a sweep: reported, and the sweep goes on
 

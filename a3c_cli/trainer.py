@@ -18,7 +18,6 @@ from collections import deque
 from pathlib import Path
 
 import torch
-import torch.multiprocessing as mp
 
 from a3c_cli.a3c import EntropyWeight, run_worker
 from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
@@ -30,7 +29,7 @@ from a3c_cli.games.make import check_game, resolve_actions
 from a3c_cli.metrics import FILE_ONLY, RunRecords
 from a3c_cli.model import build_model
 from a3c_cli.optim import build_optimizer
-from a3c_cli.processes import seconds_alive
+from a3c_cli.processes import child_context, seconds_alive
 from a3c_cli.progress import Display, Snapshot
 from a3c_cli.resume import check_resumable, cut_metrics, find_checkpoint, run_dir_of
 
@@ -87,18 +86,6 @@ def resume_from(cfg: dict, run_dir: Path, shared_model, optimizer, entropy_weigh
     log.info("resume: %s at %s frames, %s updates, best evaluation %s", path, f"{c['frames']:,}", f"{c['updates']:,}",
              checkpoint["best_return"])
     return checkpoint
-
-
-def child_context():
-    """Workers and the evaluator start from a fork server that has imported torch and our
-    modules once (a3c_cli.preload), before any thread or emulator exists: they start in a
-    fraction of a second and share those pages instead of each holding a private copy. Where
-    there is no fork server (Windows), fresh interpreters."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return mp.get_context("spawn")
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["a3c_cli.preload"])
-    return ctx
 
 
 class Training:
