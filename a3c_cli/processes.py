@@ -18,6 +18,10 @@ def child_context():
     modules once (a3c_cli.preload), before any thread or emulator exists: they start in a
     fraction of a second and share those pages instead of each holding a private copy. Where
     there is no fork server (Windows), fresh interpreters."""
+    if multiprocessing.get_start_method(allow_none=True) not in multiprocessing.get_all_start_methods():
+        # A job under joblib's launcher runs in a loky process whose default start method is
+        # "loky"; spawned children inherit that name and cannot resolve it.
+        multiprocessing.set_start_method("spawn", force=True)
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")

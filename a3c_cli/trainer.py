@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
 import queue
 import signal
 import sys
@@ -93,10 +92,6 @@ class Training:
                  resumed: dict | None = None):
         self.cfg, self.run_dir = cfg, run_dir
         self.shared_model, self.optimizer, self.entropy_weight = shared_model, optimizer, entropy_weight
-        if multiprocessing.get_start_method(allow_none=True) not in multiprocessing.get_all_start_methods():
-            # A job under joblib's launcher runs in a loky process whose default start method is
-            # "loky"; spawned children inherit that name and cannot resolve it.
-            multiprocessing.set_start_method("spawn", force=True)
         self.ctx = child_context()
         self.counters = Counters(self.ctx, slots=cfg["workers"], start=resumed["counters"] if resumed else None)
         self.events = self.ctx.Queue()
