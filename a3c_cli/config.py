@@ -40,10 +40,35 @@ def add(*numbers: int) -> int:
     return sum(numbers)
 
 
+# Hogwild with many workers: each worker's update lands on weights that the others have moved
+# since it copied them. Measured (benchmarks/RESULTS.md, "More workers learn less from each
+# frame"): 16 workers of 8 environments learned far less per frame than 2, at every step size
+# tried; 16 classic workers (1 environment each) at an eighth of the step learned Pong-ALE and the
+# memory task at the pace of the default per frame. So the defaults keep ~16 environments in all
+# and shrink the step as workers are added; on 1 or 2 workers they are 8 and the optimizer's own.
+ENVIRONMENTS_IN_ALL, MOST_PER_WORKER, WORKERS_AT_FULL_STEP = 16, 8, 2
+
+
+def envs_for(workers) -> int:
+    """The default envs_per_worker: 8 on 1 or 2 workers, 4 on 4, 2 on 8, 1 (classic) on 16 or more."""
+    if not isinstance(workers, int) or workers < 1:
+        return MOST_PER_WORKER  # validate() names the bad workers value
+    return min(MOST_PER_WORKER, max(1, ENVIRONMENTS_IN_ALL // workers))
+
+
+def lr_for(lr: float, workers) -> float:
+    """The default learning rate: `lr` on 1 or 2 workers, lr x 2 / workers on more."""
+    if not isinstance(workers, int) or workers < 1:
+        return lr
+    return lr * min(1.0, WORKERS_AT_FULL_STEP / workers)
+
+
 # `workers: ${cpu_count:}` in conf/config.yaml: one worker per core by default;
+# `envs_per_worker: ${envs_for:${workers}}` there and `lr: ${lr_for:1.0e-3,${workers}}` in
+# conf/optim/: the defaults that follow the number of workers (above);
 # `name: ${slug:${.id}}` in conf/game/{retro,ale}.yaml: the run's name from the id given;
 # `cpus_per_task: ${add:${workers},1}` in conf/hydra/launcher/: a worker each, and one more.
-for name, resolver in (("cpu_count", available_cpus), ("slug", slug), ("add", add)):
+for name, resolver in (("cpu_count", available_cpus), ("envs_for", envs_for), ("lr_for", lr_for), ("slug", slug), ("add", add)):
     if not OmegaConf.has_resolver(name):
         OmegaConf.register_new_resolver(name, resolver)
 

@@ -360,9 +360,9 @@ class Training:
     def run(self) -> float:
         cfg = self.cfg
         log.info("run directory: %s", self.run_dir.resolve())
-        log.info("%s: %d workers, %s optimizer (%s statistics), LSTM %d, max %s frames",
-                 cfg["game"]["name"], cfg["workers"], cfg["optim"]["name"], "shared" if cfg["optim"]["shared"] else "per-worker",
-                 cfg["model"]["lstm_size"], f"{cfg['max_frames']:,}")
+        log.info("%s: %d workers x %d environments, %s optimizer (lr %g, %s statistics), LSTM %d, max %s frames",
+                 cfg["game"]["name"], cfg["workers"], cfg["envs_per_worker"], cfg["optim"]["name"], cfg["optim"]["lr"],
+                 "shared" if cfg["optim"]["shared"] else "per-worker", cfg["model"]["lstm_size"], f"{cfg['max_frames']:,}")
         reason, final_evaluated = "interrupted", False
         previous_handlers = self.handle_sigterm()
         try:
