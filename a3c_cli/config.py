@@ -44,23 +44,26 @@ def add(*numbers: int) -> int:
 # since it copied them. Measured (benchmarks/RESULTS.md, "More workers learn less from each
 # frame"): 16 workers of 8 environments learned far less per frame than 2, at every step size
 # tried; 16 classic workers (1 environment each) at an eighth of the step learned Pong-ALE and the
-# memory task at the pace of the default per frame. So the defaults keep ~16 environments in all
-# and shrink the step as workers are added; on 1 or 2 workers they are 8 and the optimizer's own.
-ENVIRONMENTS_IN_ALL, MOST_PER_WORKER, WORKERS_AT_FULL_STEP = 16, 8, 2
+# memory task at the pace of the default per frame, and 8 workers of 2 at a quarter of it learned
+# the memory task in a third of the frames of 8 of 8. Up to 4 workers, 8 environments each at the
+# optimizer's own step learned as fast per frame as fewer environments at a smaller step, and
+# made more frames a second. So from 5 workers on, the defaults keep ~16 environments in all and
+# shrink the step as workers are added.
+MOST_WORKERS_AT_FULL_STEP, MOST_PER_WORKER, ENVIRONMENTS_IN_ALL = 4, 8, 16
 
 
 def envs_for(workers) -> int:
-    """The default envs_per_worker: 8 on 1 or 2 workers, 4 on 4, 2 on 8, 1 (classic) on 16 or more."""
-    if not isinstance(workers, int) or workers < 1:
-        return MOST_PER_WORKER  # validate() names the bad workers value
-    return min(MOST_PER_WORKER, max(1, ENVIRONMENTS_IN_ALL // workers))
+    """The default envs_per_worker: 8 on up to 4 workers; 16 // workers (2 on 8, 1 on 16) on more."""
+    if not isinstance(workers, int) or workers <= MOST_WORKERS_AT_FULL_STEP:
+        return MOST_PER_WORKER  # (a bad workers value: validate() names it)
+    return max(1, ENVIRONMENTS_IN_ALL // workers)
 
 
 def lr_for(lr: float, workers) -> float:
-    """The default learning rate: `lr` on 1 or 2 workers, lr x 2 / workers on more."""
-    if not isinstance(workers, int) or workers < 1:
+    """The default learning rate: `lr` on up to 4 workers, lr x 2 / workers on more."""
+    if not isinstance(workers, int) or workers <= MOST_WORKERS_AT_FULL_STEP:
         return lr
-    return lr * min(1.0, WORKERS_AT_FULL_STEP / workers)
+    return lr * 2 / workers
 
 
 # `workers: ${cpu_count:}` in conf/config.yaml: one worker per core by default;
