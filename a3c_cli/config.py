@@ -45,7 +45,7 @@ def add(*numbers: int) -> int:
 # frame"): 16 workers of 8 environments learned far less per frame than 2, at every step size
 # tried; 16 classic workers (1 environment each) at an eighth of the step learned Pong-ALE and the
 # memory task at the pace of the default per frame, and 8 workers of 2 at a quarter of it learned
-# the memory task in a third of the frames of 8 of 8. Up to 4 workers, 8 environments each at the
+# the memory task in under half the frames of 8 of 8. Up to 4 workers, 8 environments each at the
 # optimizer's own step learned as fast per frame as fewer environments at a smaller step, and
 # made more frames a second. So from 5 workers on, the defaults keep ~16 environments in all and
 # shrink the step as workers are added.
