@@ -52,18 +52,19 @@ def add(*numbers: int) -> int:
 MOST_WORKERS_AT_FULL_STEP, MOST_PER_WORKER, ENVIRONMENTS_IN_ALL = 4, 8, 16
 
 
+def past_full_step(workers) -> bool:
+    """Whether the defaults below shrink for this many workers (a bad value: validate() names it)."""
+    return isinstance(workers, int) and workers > MOST_WORKERS_AT_FULL_STEP
+
+
 def envs_for(workers) -> int:
     """The default envs_per_worker: 8 on up to 4 workers; 16 // workers (2 on 8, 1 on 16) on more."""
-    if not isinstance(workers, int) or workers <= MOST_WORKERS_AT_FULL_STEP:
-        return MOST_PER_WORKER  # (a bad workers value: validate() names it)
-    return max(1, ENVIRONMENTS_IN_ALL // workers)
+    return max(1, ENVIRONMENTS_IN_ALL // workers) if past_full_step(workers) else MOST_PER_WORKER
 
 
 def lr_for(lr: float, workers) -> float:
     """The default learning rate: `lr` on up to 4 workers, lr x 2 / workers on more."""
-    if not isinstance(workers, int) or workers <= MOST_WORKERS_AT_FULL_STEP:
-        return lr
-    return lr * 2 / workers
+    return lr * 2 / workers if past_full_step(workers) else lr
 
 
 # `workers: ${cpu_count:}` in conf/config.yaml: one worker per core by default;
