@@ -168,7 +168,7 @@ class TrainConfig:
     optim: Any = MISSING
     model: ModelConfig = MISSING
     workers: int = MISSING  # Hogwild worker processes
-    envs_per_worker: int = 8  # environments each worker steps in lockstep, one batched forward pass; 1: classic A3C
+    envs_per_worker: int = MOST_PER_WORKER  # environments each worker steps in lockstep, one batched forward pass; 1: classic A3C
     pin_workers: bool = True  # each worker and its emulator processes on one core (when workers >= cores)
     seed: int = 0
     max_frames: int = 500_000  # stop after this many emulator frames (all workers together)
