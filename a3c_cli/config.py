@@ -195,6 +195,7 @@ class TestConfig:
     checkpoints_dir: str = "checkpoints"
     episodes: int = 3
     sample: bool = False  # sample actions from the policy instead of taking the most likely one
+    random: bool = False  # uniformly random actions, no checkpoint: the score a policy must beat
     render: bool = False  # a window where there is a display; without one, a video instead
     record: str = "false"  # false | true (= mp4) | mp4 | gif | both
     lstm_size: Optional[int] = None  # refuse a checkpoint whose LSTM size differs; null: any

@@ -29,20 +29,23 @@ log = logging.getLogger("a3c")
 
 
 @torch.no_grad()
-def play_episode(env, model: ActorCritic, greedy: bool = True, frames: list | None = None) -> dict:
+def play_episode(env, model: ActorCritic | None, greedy: bool = True, frames: list | None = None) -> dict:
     """One whole episode; returns the game's own score, the length in agent steps and whether a
-    step limit cut it (rather than the game's end). With a `frames` list (and an env made with
-    render_mode="rgb_array"), appends every screen shown."""
+    step limit cut it (rather than the game's end). With no model, actions are uniformly random.
+    With a `frames` list (and an env made with render_mode="rgb_array"), appends every screen shown."""
     obs, _ = env.reset()
-    state = model.initial_state()
+    state = model.initial_state() if model is not None else None
     start = torch.ones(1, 1)
     while True:
         if frames is not None:
             frames.append(env.render())
-        logits, _, state = model(torch.from_numpy(obs)[None, None], state, start)
-        start = torch.zeros(1, 1)
-        action = logits[0, 0].argmax() if greedy else Categorical(logits=logits[0, 0]).sample()
-        obs, _, terminated, truncated, info = env.step(action.item())
+        if model is None:
+            action = env.action_space.sample()
+        else:
+            logits, _, state = model(torch.from_numpy(obs)[None, None], state, start)
+            start = torch.zeros(1, 1)
+            action = (logits[0, 0].argmax() if greedy else Categorical(logits=logits[0, 0]).sample()).item()
+        obs, _, terminated, truncated, info = env.step(action)
         if terminated or truncated:
             if frames is not None:
                 frames.append(env.render())

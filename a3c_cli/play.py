@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from a3c_cli.checkpoint import check_same_game, load_checkpoint
-from a3c_cli.config import RECORD_FORMATS
+from a3c_cli.config import RECORD_FORMATS, ModelConfig
 from a3c_cli.errors import UsageError
 from a3c_cli.evaluator import play_episode
 from a3c_cli.games.make import check_game, make_env, resolve_actions
@@ -79,10 +79,16 @@ def play(cfg: dict, run_dir: str) -> dict:
     game = cfg["game"]
     check_game(game)
     game = resolve_actions(game)
-    path = checkpoint_path(cfg)
-    checkpoint = load_checkpoint(path)
-    check_compatible(checkpoint, path, game, cfg["lstm_size"])
-    model = load_agent(checkpoint, path)
+    if cfg["random"]:
+        path, checkpoint, model = None, None, None
+        frame_size, policy, trained_frames = ModelConfig.frame_size, "random", 0
+    else:
+        path = checkpoint_path(cfg)
+        checkpoint = load_checkpoint(path)
+        check_compatible(checkpoint, path, game, cfg["lstm_size"])
+        model = load_agent(checkpoint, path)
+        frame_size, trained_frames = checkpoint["config"]["model"]["frame_size"], checkpoint["counters"]["frames"]
+        policy = "sample" if cfg["sample"] else "greedy"
 
     formats = RECORD_FORMATS[str(cfg["record"]).lower()]
     window = cfg["render"] and has_display()
@@ -92,12 +98,13 @@ def play(cfg: dict, run_dir: str) -> dict:
     render_mode = "human" if window else ("rgb_array" if formats else None)
 
     torch.manual_seed(cfg["seed"])
-    env = make_env(game, checkpoint["config"]["model"]["frame_size"], render_mode=render_mode, noop_starts=True)
+    env = make_env(game, frame_size, render_mode=render_mode, noop_starts=True)
     env.reset(seed=cfg["seed"])
+    env.action_space.seed(cfg["seed"])
     episodes, videos = [], []
     for i in range(1, cfg["episodes"] + 1):
         frames = [] if formats else None
-        episode = play_episode(env, model, greedy=not cfg["sample"], frames=frames)
+        episode = play_episode(env, model, greedy=not cfg["sample"], frames=frames)  # model None: random
         episodes.append(episode)
         log.info("episode %d: return %g in %d steps%s", i, episode["return"], episode["length"],
                  " (cut by a step limit, not over)" if episode["cut"] else "")
@@ -106,15 +113,14 @@ def play(cfg: dict, run_dir: str) -> dict:
     env.close()
 
     returns = [e["return"] for e in episodes]
-    results = {"game": game["name"], "checkpoint": str(path.resolve()), "trained_frames": checkpoint["counters"]["frames"],
-               "policy": "sample" if cfg["sample"] else "greedy", "episodes": episodes, "return": summary(returns),
-               "videos": videos}
+    results = {"game": game["name"], "checkpoint": str(path.resolve()) if path else None, "trained_frames": trained_frames,
+               "policy": policy, "episodes": episodes, "return": summary(returns), "videos": videos}
     (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     console = Console()
     console.print(results_table(game["name"], episodes, game["frame_skip"]))
     stats = results["return"]
     console.print(f"return: mean {stats['mean']:.2f}, std {stats['std']:.2f}, min {stats['min']:g}, max {stats['max']:g}"
-                  f"  ({results['policy']} policy, {checkpoint['counters']['frames']:,} training frames)")
+                  f"  ({policy} policy, {trained_frames:,} training frames)")
     for video in videos:
         console.print(f"video: {video}")
     console.print(f"results: {run_dir / 'results.json'}")
