@@ -1,4 +1,5 @@
 """`a3c bench`: how fast training runs, against how fast the emulator alone goes on the same cores.
+(`a3c bench learn`, how well it learns across a suite of games, is in suite.py.)
 
     a3c bench [game=...] [workers=N] [seconds=S] [any other a3c train override]
 
@@ -34,9 +35,14 @@ MEMORY_SAMPLE_AT = 0.5  # of the measured seconds after the first update
 
 
 def bench_command(argv: list[str]) -> int:
+    if argv[:1] == ["learn"]:
+        from a3c_cli.suite import learn_command
+
+        return learn_command(argv[1:])
     parser = argparse.ArgumentParser(
         prog="a3c bench", description="Measure the emulator limit, training throughput and memory on this machine.",
-        epilog="example: a3c bench game=Pong-Atari2600 workers=2 seconds=60 envs_per_worker=8")
+        epilog="example: a3c bench game=Pong-Atari2600 workers=2 seconds=60 envs_per_worker=8; "
+               "the learning benchmark: a3c bench learn --help")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="seconds=S (default 60) for each of the two phases, and any a3c train override")
     args = parser.parse_args(argv)
@@ -204,8 +210,13 @@ def machine() -> dict:
     except (OSError, StopIteration):
         pass
     try:
+        here = Path(__file__).parent
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=Path(__file__).parent).stdout.strip() or None
+                                cwd=here).stdout.strip() or None
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
+                                 timeout=5, cwd=here).stdout.strip()
+        if commit and changed:  # figures of code that no commit holds
+            commit += "-dirty"
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {"cpu": cpu, "cores": available_cpus(), "python": platform.python_version(), "torch": torch.__version__,

@@ -37,7 +37,8 @@ commands:
   roms     import ROMs into stable-retro (a3c roms import PATH..., a3c roms import --atari)
   plot     overlay the learning curves of runs in one PNG (a3c plot RUN_DIR...)
   report   rank the runs of a sweep or any run directories, best first (a3c report SWEEP_DIR)
-  bench    training speed against the emulator's own, and memory per process (a3c bench seconds=60)
+  bench    training speed against the emulator's own, and memory per process (a3c bench seconds=60);
+           a3c bench learn: the learning benchmark over a suite of games (a3c bench learn frames=10M)
 
 train and test are Hydra apps: `a3c train --help` lists the config groups and keys,
 `a3c train --cfg job` prints the composed config, `a3c train -m key=a,b` sweeps.

@@ -79,20 +79,58 @@ def write_curve(run_dir: str | Path) -> Path:
     return plot_runs([run_dir], run_dir / "curve.png")
 
 
+SUITE_COLUMNS = 4
+SUITE_WINDOW = 100  # the window of the figure the field reports: the mean of the last 100 training episodes
+
+
+def plot_suite(run_dirs: list[Path], rows: list[dict], anchors: dict, out: Path) -> Path:
+    """`a3c bench learn`'s figure: a panel per game, its training and evaluation returns against
+    frames, the greedy score with sticky actions at the budget, a random agent's and the published
+    anchors as lines."""
+    columns = min(SUITE_COLUMNS, len(run_dirs))
+    lines = (len(run_dirs) + columns - 1) // columns
+    figure = Figure(figsize=(4.2 * columns, 3.2 * lines + 0.6), layout="constrained")
+    styles = cycle(["--", ":", "-."])
+    for index, (run_dir, row) in enumerate(zip(run_dirs, rows)):
+        axes = figure.add_subplot(lines, columns, index + 1)
+        train, evals = read_metrics(run_dir)
+        frames, means = training_curve(train, SUITE_WINDOW)
+        axes.plot(frames, means, color="tab:blue", lw=1.2, label=f"training, last {SUITE_WINDOW}")
+        axes.plot([e["frames"] for e in evals], [e["eval_return"]["mean"] for e in evals], color="tab:orange",
+                  lw=0, marker="o", ms=3, label="greedy evaluation")
+        greedy = row["greedy_sticky"]
+        axes.errorbar([row["frames"]], [greedy["mean"]], yerr=[greedy["std"]], color="tab:red", marker="s", ms=5,
+                      capsize=3, label="greedy, sticky 0.25")
+        axes.axhline(row["random_sticky"]["mean"], color="0.5", lw=1, ls="-", label="random")
+        for (name, scores), style in zip(anchors.items(), styles):
+            score = scores.get(row["game"].split("-")[0])
+            if score is not None:
+                axes.axhline(score, color="0.2", lw=1, ls=style, label=name)
+        axes.set_title(row["game"], fontsize=10)
+        axes.xaxis.set_major_formatter(EngFormatter())
+        axes.tick_params(labelsize=8)
+        axes.grid(alpha=0.3)
+        if index == 0:
+            axes.legend(fontsize=7, loc="best")
+    figure.supxlabel("emulator frames")
+    figure.supylabel("game score")
+    return save_figure(figure, out)
+
+
 def draw_training(axes: Axes, train: list[dict], colour) -> None:
     frames, means = training_curve(train)
     axes.plot(frames, means, color=colour, alpha=0.45, lw=1, zorder=1)
 
 
-def training_curve(train: list[dict]) -> tuple[list[int], list[float]]:
-    """At each interval in which episodes ended: its frames and the mean of the last
-    TRAINING_WINDOW episode returns so far."""
+def training_curve(train: list[dict], window: int = TRAINING_WINDOW) -> tuple[list[int], list[float]]:
+    """At each interval in which episodes ended: its frames and the mean of the last `window`
+    episode returns so far."""
     returns: list[float] = []
     frames, means = [], []
     for record in train:
         if record["episode_returns"]:
             returns += record["episode_returns"]
-            recent = returns[-TRAINING_WINDOW:]
+            recent = returns[-window:]
             frames.append(record["frames"])
             means.append(sum(recent) / len(recent))
     return frames, means

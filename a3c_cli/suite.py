@@ -1,0 +1,373 @@
+"""`a3c bench learn`: the learning benchmark. Each game of a suite is trained from scratch with the
+default config for a frame budget, then judged as the field reports Atari results:
+
+- training: the mean return of the last 100 training episodes at the budget (OpenAI baselines,
+  SB3's zoo and cleanRL report this figure), read from the run's own metrics.jsonl;
+- greedy play of the weights at the budget under Machado et al. (2018)'s protocol: sticky actions
+  0.25, whole games, no no-op starts, `episodes` games (`a3c test`);
+- a uniformly random agent under the same protocol, the floor the policy must beat;
+- frames/s and wall time of the training run, evaluations during it included.
+
+    a3c bench learn [games=A,B] [frames=10M] [seed=0] [workers=2] [episodes=10] [dir=PATH]
+                    [parallel=N] [any a3c train override]
+
+Every game runs with the same worker count whatever the machine, so the figures compare per
+frame; where there are more cores, `parallel` games run side by side, each on cores of its own.
+Everything lives in one folder (outputs/bench-learn/<time>/ or dir=): a run directory per game,
+learn.json, learn.md and learn.png. Given an existing folder, the suite goes on where it stopped:
+finished games are kept, an interrupted run resumes from its latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from a3c_cli.errors import RunFailed, UsageError
+from a3c_cli.files import atomic_path
+
+SUITE = ["Pong-ALE", "Breakout-ALE", "BeamRider-ALE", "Qbert-ALE", "Seaquest-ALE", "SpaceInvaders-ALE",
+         "Airstriker-Genesis", "Pong-Atari2600"]
+STICKY_PROB = 0.25  # Machado et al. (2018)
+EVALUATIONS = 20  # greedy evaluations during each training run (the points of its curve)
+SETTINGS = {"games": ",".join(SUITE), "frames": "10M", "seed": "0", "workers": "2", "episodes": "10", "parallel": None}
+ROW = "row.json"  # a finished game's figures, in its run directory
+
+# Published whole-game returns (the issue that set up this suite quotes them with their sources).
+# At 10 M frames: OpenAI baselines' learning curves, NoFrameskip-v4, mean of 6 seeds, read off
+# the curves. At 40 M frames: the mean of the last 100 training episodes.
+ANCHORS = {
+    10_000_000: {
+        "A2C (baselines)": {"Pong": -12, "Breakout": 34, "BeamRider": 840, "Qbert": 810, "Seaquest": 780, "SpaceInvaders": 330},
+        "PPO2 (baselines)": {"Pong": 17, "Breakout": 73, "BeamRider": 850, "Qbert": 4500, "Seaquest": 960, "SpaceInvaders": 490},
+    },
+    40_000_000: {
+        "A2C (SB3 zoo)": {"Pong": 17.3, "Breakout": 280, "BeamRider": 2890, "Qbert": 3882, "Seaquest": 1722,
+                          "SpaceInvaders": 627},
+        "PPO (SB3 zoo)": {"Pong": 21.0, "Breakout": 398, "BeamRider": 3397, "Qbert": 15627, "Seaquest": 1784,
+                          "SpaceInvaders": 960},
+        "PPO-LSTM (cleanRL)": {"Pong": 19.8, "Breakout": 113, "BeamRider": 1299},
+    },
+}
+
+
+def learn_command(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
+    settings, overrides = parse_args(argv)
+    suite_dir = open_suite(settings, overrides)
+    return run_suite(suite_dir, read_json(suite_dir / "suite.json"))
+
+
+# -- settings ---------------------------------------------------------------------------------------
+
+def parse_frames(text: str) -> int:
+    """10M, 500k, 1e7 or 10000000 -> an integer frame count."""
+    match = re.fullmatch(r"\s*([0-9.eE+]+)\s*([kKmM]?)\s*", text)
+    try:
+        number = float(match.group(1)) * {"": 1, "k": 1e3, "m": 1e6}[match.group(2).lower()]
+    except (AttributeError, ValueError):
+        raise UsageError(f"frames={text}: give a frame count such as 10M, 500k or 2000000") from None
+    if number < 1:
+        raise UsageError(f"frames={text}: give a positive frame count such as 10M")
+    return int(number)
+
+
+def parse_args(argv: list[str]) -> tuple[dict, list[str]]:
+    """The suite's own key=value settings (given ones only) and the rest: a3c train overrides."""
+    given, overrides = {}, []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise UsageError(f"{arg}: a3c bench learn takes key=value arguments (e.g. games=Pong-ALE frames=10M)")
+        if key in SETTINGS or key == "dir":
+            given[key] = value
+        elif key in ("game", "max_frames", "max_minutes", "resume", "hydra.run.dir"):
+            raise UsageError(f"{arg}: the suite sets {key} for each game itself: use games= and frames=")
+        else:
+            overrides.append(arg)
+    for key in ("seed", "workers", "episodes", "parallel"):
+        if key in given and not (given[key].isdigit() and (int(given[key]) >= 1 or key == "seed")):
+            raise UsageError(f"{key}={given[key]}: must be a whole number" + ("" if key == "seed" else " >= 1"))
+    if "frames" in given:
+        given["frames"] = str(parse_frames(given["frames"]))
+    if "games" in given:
+        games = [g for g in given["games"].split(",") if g]
+        unknown = [g for g in games if not (game_file(g)).is_file()]
+        if unknown or not games:
+            raise UsageError(f"games={given['games']}: no game file for {', '.join(unknown) or 'an empty list'}: "
+                             f"choose among {', '.join(SUITE)} (or any of conf/game/)")
+    return given, overrides
+
+
+def game_file(name: str) -> Path:
+    from a3c_cli.config import CONFIG_DIR
+
+    return Path(CONFIG_DIR) / "game" / f"{name}.yaml"
+
+
+def open_suite(given: dict, overrides: list[str]) -> Path:
+    """A new suite folder with suite.json, or an existing one whose settings these must not change."""
+    if "dir" in given and (Path(given["dir"]) / "suite.json").is_file():
+        suite_dir = Path(given["dir"])
+        saved = read_json(suite_dir / "suite.json")
+        changed = [f"{k}={v}" for k, v in given.items() if k not in ("dir", "parallel") and saved["settings"][k] != v]
+        if overrides and overrides != saved["overrides"]:
+            changed += overrides
+        if changed:
+            raise UsageError(f"{suite_dir} was started with other settings ({' '.join(changed)} differ): "
+                             f"go on with only dir={suite_dir}, or start a new suite in another dir=")
+        if "parallel" in given:
+            saved["settings"]["parallel"] = given["parallel"]
+            write_json(suite_dir / "suite.json", saved)
+        print(f"a3c bench learn: going on with {suite_dir}")
+        return suite_dir
+    suite_dir = Path(given.get("dir") or Path("outputs", "bench-learn", datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")))
+    if suite_dir.exists() and any(suite_dir.iterdir()):
+        raise UsageError(f"dir={suite_dir} holds files but no suite.json: choose an empty or new folder")
+    settings = {**SETTINGS, **{k: v for k, v in given.items() if k != "dir"}}
+    settings["frames"] = str(parse_frames(settings["frames"]))
+    suite_dir.mkdir(parents=True, exist_ok=True)
+    write_json(suite_dir / "suite.json", {"settings": settings, "overrides": overrides})
+    return suite_dir
+
+
+# -- running the games ------------------------------------------------------------------------------
+
+def run_suite(suite_dir: Path, suite: dict) -> int:
+    settings, overrides = suite["settings"], suite["overrides"]
+    games = settings["games"].split(",")
+    workers = int(settings["workers"])
+    core_sets = split_cores(workers, settings["parallel"])
+    todo = [g for g in games if not (suite_dir / g / ROW).is_file()]
+    print(f"a3c bench learn: {len(games)} games ({len(games) - len(todo)} done), {int(settings['frames']):,} frames each, "
+          f"{workers} workers a game, {len(core_sets)} at a time; in {suite_dir}")
+    free = list(core_sets)
+    lock = threading.Lock()
+    failures: dict[str, str] = {}
+
+    def run(game: str) -> None:
+        with lock:
+            cores = free.pop()
+        try:
+            run_game(suite_dir, game, settings, overrides, cores)
+        except RunFailed as exc:
+            failures[game] = str(exc)
+            print(f"{game}: failed: {exc}", file=sys.stderr)
+        finally:
+            with lock:
+                free.append(cores)
+
+    interrupted = False
+    with ThreadPoolExecutor(len(core_sets)) as pool:
+        futures = [pool.submit(run, g) for g in todo]
+        try:
+            for future in futures:
+                future.result()
+        except KeyboardInterrupt:  # the runs got Ctrl-C too: they save a checkpoint and stop
+            interrupted = True
+            for future in futures:
+                future.cancel()
+    write_report(suite_dir, games, settings)
+    if interrupted:
+        print(f"interrupted: go on with `a3c bench learn dir={suite_dir}`", file=sys.stderr)
+        return 128 + signal.SIGINT
+    if failures:
+        raise RunFailed(f"{len(failures)} of {len(games)} games failed ({', '.join(failures)}): their logs are in {suite_dir}")
+    return 0
+
+
+def split_cores(workers: int, parallel: str | None) -> list[set[int] | None]:
+    """One core set per game running at once: `workers` cores each. None: no pinning (one game)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else list(range(os.cpu_count() or 1))
+    count = int(parallel) if parallel else max(1, len(cores) // workers)
+    if count == 1:
+        return [None]
+    if count * workers > len(cores):
+        raise UsageError(f"parallel={count}: {count} games of {workers} workers need {count * workers} cores, "
+                         f"this machine has {len(cores)}")
+    return [set(cores[i * workers:(i + 1) * workers]) for i in range(count)]
+
+
+def run_game(suite_dir: Path, game: str, settings: dict, overrides: list[str], cores: set[int] | None) -> dict:
+    """Train one game to the budget (or go on with its run), judge it, and write its row."""
+    run_dir = suite_dir / game
+    frames = int(settings["frames"])
+    if not trained_to(run_dir, frames):
+        train_args = [f"game={game}", f"workers={settings['workers']}", f"seed={settings['seed']}", f"max_frames={frames}",
+                      "max_minutes=null", f"eval_interval={max(1, frames // EVALUATIONS)}", "progress=false",
+                      f"checkpoints_dir={suite_dir / 'published'}", f"hydra.run.dir={run_dir}", *overrides]
+        if (run_dir / "checkpoints" / "latest.pt").is_file():
+            train_args.append(f"resume={run_dir}")
+        elif run_dir.exists():  # started, but killed before its first checkpoint: nothing to go on from
+            shutil.move(run_dir, unused_name(run_dir.with_name(f"{game}.unfinished")))
+        print(f"{game}: training to {frames:,} frames" + (" (going on from its checkpoint)" if "resume" in train_args[-1] else ""))
+        call_a3c("train", train_args, suite_dir / f"{game}.train.log", cores)
+    game_overrides = [o for o in overrides if o.startswith("game.")]
+    protocol = [*game_overrides, f"game.sticky_prob={STICKY_PROB}", "game.noop_max=0", "game.max_steps_without_reward=null",
+                f"episodes={settings['episodes']}", f"seed={settings['seed']}"]
+    print(f"{game}: {settings['episodes']} greedy games with sticky actions, and as many random ones")
+    call_a3c("test", [f"game={game}", f"checkpoint={run_dir / 'checkpoints' / 'latest.pt'}", *protocol,
+                      f"hydra.run.dir={run_dir / 'greedy-sticky'}"], suite_dir / f"{game}.test.log", cores)
+    call_a3c("test", [f"game={game}", "random=true", *protocol, f"hydra.run.dir={run_dir / 'random-sticky'}"],
+             suite_dir / f"{game}.random.log", cores)
+    row = game_row(run_dir, game)
+    write_json(run_dir / ROW, row)
+    print(f"{game}: done: {format_row(row, frames)}")
+    return row
+
+
+def trained_to(run_dir: Path, frames: int) -> bool:
+    """Whether the run reached the budget and evaluated its final weights (saved as latest.pt)."""
+    if not (run_dir / "metrics.jsonl").is_file():
+        return False
+    from a3c_cli.plot import read_metrics
+
+    _, evals = read_metrics(run_dir)
+    return any(e.get("final") and e["frames"] >= frames for e in evals)
+
+
+def unused_name(path: Path) -> Path:
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def call_a3c(command: str, args: list[str], log: Path, cores: set[int] | None) -> None:
+    """Run `a3c <command> args` in a fresh interpreter, on `cores` if given, its output to `log`."""
+    def pin():
+        if cores is not None:
+            os.sched_setaffinity(0, cores)
+
+    with open(log, "a", encoding="utf-8") as out:
+        code = subprocess.run([sys.executable, "-m", "a3c_cli", command, *args], stdout=out, stderr=subprocess.STDOUT,
+                              preexec_fn=pin, check=False).returncode
+    if code in (128 + signal.SIGINT, 128 + signal.SIGTERM, -signal.SIGINT, -signal.SIGTERM):
+        raise KeyboardInterrupt
+    if code != 0:
+        raise RunFailed(f"a3c {command} exited with code {code}: see {log}")
+
+
+# -- the figures ------------------------------------------------------------------------------------
+
+def game_row(run_dir: Path, game: str) -> dict:
+    from a3c_cli.bench import machine
+    from a3c_cli.plot import read_metrics
+
+    train, evals = read_metrics(run_dir)
+    returns = [r for record in train for r in record["episode_returns"]]
+    last = train[-1]
+    final = next(e for e in reversed(evals) if e.get("final"))
+    wall_s = max(last["time"], final["time"])
+    greedy = read_json(run_dir / "greedy-sticky" / "results.json")
+    random = read_json(run_dir / "random-sticky" / "results.json")
+    return {
+        "game": game, "frames": final["frames"], "updates": final["updates"],
+        "train_last100": statistics.fmean(returns[-100:]) if returns else None, "train_episodes": len(returns),
+        "greedy_sticky": episodes_summary(greedy), "random_sticky": episodes_summary(random),
+        "best_eval_during_training": max(e["eval_return"]["mean"] for e in evals),
+        "fps": round(final["frames"] / wall_s), "wall_s": round(wall_s, 1),
+        "machine": machine(), "config": read_json_yaml(run_dir / ".hydra" / "overrides.yaml"),
+    }
+
+
+def episodes_summary(results: dict) -> dict:
+    returns = [e["return"] for e in results["episodes"]]
+    return {"episodes": len(returns), **{k: round(v, 2) for k, v in results["return"].items()},
+            "cut": sum(e["cut"] for e in results["episodes"])}
+
+
+def read_json_yaml(path: Path):
+    import yaml
+
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def anchor_key(game: str) -> str:
+    """Breakout-ALE -> Breakout: the name the published tables use."""
+    return game.split("-")[0]
+
+
+def anchors_for(frames: int) -> dict:
+    return ANCHORS.get(frames, {})
+
+
+def number(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
+
+
+def format_row(row: dict, frames: int) -> str:
+    g, r = row["greedy_sticky"], row["random_sticky"]
+    return (f"training (last 100) {number(row['train_last100'])}, greedy with sticky actions {number(g['mean'])} "
+            f"± {number(g['std'])}, random {number(r['mean'])}, {row['fps']:,} frames/s, {row['wall_s'] / 60:.1f} min")
+
+
+def table_rows(rows: list[dict], frames: int) -> tuple[list[str], list[list[str]]]:
+    anchors = anchors_for(frames)
+    header = ["game", "frames", "training, last 100", "greedy, sticky 0.25", "random, sticky 0.25", *anchors,
+              "frames/s", "wall, min", "commit"]
+    body = []
+    for row in rows:
+        g, r = row["greedy_sticky"], row["random_sticky"]
+        body.append([row["game"], f"{row['frames'] / 1e6:.2f} M", number(row["train_last100"]),
+                     f"{number(g['mean'])} ± {number(g['std'])} ({g['episodes']})", number(r["mean"]),
+                     *[number(a.get(anchor_key(row["game"]))) for a in anchors.values()],
+                     f"{row['fps']:,}", f"{row['wall_s'] / 60:.1f}", row["machine"]["commit"] or "-"])
+    return header, body
+
+
+def write_report(suite_dir: Path, games: list[str], settings: dict) -> None:
+    """learn.json, learn.md and learn.png from the rows written so far; the table on the terminal."""
+    frames = int(settings["frames"])
+    rows = [read_json(suite_dir / g / ROW) for g in games if (suite_dir / g / ROW).is_file()]
+    write_json(suite_dir / "learn.json", {"settings": settings, "anchors": anchors_for(frames), "rows": rows})
+    header, body = table_rows(rows, frames)
+    machine = rows[0]["machine"] if rows else {}
+    caption = (f"Learning at {frames:,} frames, {settings['workers']} workers a game, seed {settings['seed']}; "
+               f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; {machine.get('date', '?')}.")
+    markdown = [caption, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    markdown += ["| " + " | ".join(cells) + " |" for cells in body]
+    with atomic_path(suite_dir / "learn.md") as tmp:
+        tmp.write_text("\n".join(markdown) + "\n", encoding="utf-8")
+    print_table(header, body, f"a3c bench learn: {len(rows)} of {len(games)} games at {frames:,} frames")
+    if rows:
+        from a3c_cli.plot import plot_suite
+
+        plot_suite([suite_dir / r["game"] for r in rows], rows, anchors_for(frames), suite_dir / "learn.png")
+    print(f"written: {suite_dir / 'learn.json'}, learn.md, learn.png")
+
+
+def print_table(header: list[str], body: list[list[str]], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, column in enumerate(header):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for cells in body:
+        table.add_row(*cells)
+    Console().print(table)
+
+
+def read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_json(path: Path, data) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
