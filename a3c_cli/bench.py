@@ -206,8 +206,10 @@ def machine() -> dict:
 
     cpu = platform.processor()
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8") if line.startswith("model name"))
-    except (OSError, StopIteration):
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in info if ":" in line)}
+        cpu = fields["model name"] + (f" at {float(fields['cpu MHz']):.0f} MHz" if "cpu MHz" in fields else "")
+    except (OSError, KeyError, ValueError):
         pass
     try:
         here = Path(__file__).parent

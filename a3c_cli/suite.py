@@ -170,15 +170,24 @@ def run_suite(suite_dir: Path, suite: dict) -> int:
                 free.append(cores)
 
     interrupted = False
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops the suite as Ctrl-C does
     with ThreadPoolExecutor(len(core_sets)) as pool:
         futures = [pool.submit(run, g) for g in todo]
         try:
             for future in futures:
                 future.result()
-        except KeyboardInterrupt:  # the runs got Ctrl-C too: they save a checkpoint and stop
+        except KeyboardInterrupt:
             interrupted = True
             for future in futures:
                 future.cancel()
+            stop_running()
+            for future in futures:
+                if not future.cancelled():
+                    try:
+                        future.result()  # the game's thread ends once its command has stopped
+                    except KeyboardInterrupt:
+                        pass
+    signal.signal(signal.SIGTERM, previous)
     write_report(suite_dir, games, settings)
     if interrupted:
         print(f"interrupted: go on with `a3c bench learn dir={suite_dir}`", file=sys.stderr)
@@ -246,19 +255,39 @@ def unused_name(path: Path) -> Path:
     return candidate
 
 
+RUNNING: set[subprocess.Popen] = set()  # the a3c commands running now, told when the suite is stopped
+STOPPING = threading.Event()  # set once the suite is stopped: no command starts after it
+
+
 def call_a3c(command: str, args: list[str], log: Path, cores: set[int] | None) -> None:
-    """Run `a3c <command> args` in a fresh interpreter, on `cores` if given, its output to `log`."""
+    """Run `a3c <command> args` in a fresh interpreter, on `cores` if given, its output to `log`.
+    It runs in a session of its own, so that Ctrl-C reaches it once, from stop_running: a
+    second SIGINT would make a trainer skip its last checkpoint."""
     def pin():
         if cores is not None:
             os.sched_setaffinity(0, cores)
 
+    if STOPPING.is_set():
+        raise KeyboardInterrupt
     with open(log, "a", encoding="utf-8") as out:
-        code = subprocess.run([sys.executable, "-m", "a3c_cli", command, *args], stdout=out, stderr=subprocess.STDOUT,
-                              preexec_fn=pin, check=False).returncode
+        process = subprocess.Popen([sys.executable, "-m", "a3c_cli", command, *args], stdout=out, stderr=subprocess.STDOUT,
+                                   preexec_fn=pin, start_new_session=True)
+        RUNNING.add(process)
+        try:
+            code = process.wait()
+        finally:
+            RUNNING.discard(process)
     if code in (128 + signal.SIGINT, 128 + signal.SIGTERM, -signal.SIGINT, -signal.SIGTERM):
         raise KeyboardInterrupt
     if code != 0:
         raise RunFailed(f"a3c {command} exited with code {code}: see {log}")
+
+
+def stop_running() -> None:
+    """Ctrl-C to every running command (a trainer then saves a checkpoint to go on from)."""
+    STOPPING.set()
+    for process in list(RUNNING):
+        process.send_signal(signal.SIGINT)
 
 
 # -- the figures ------------------------------------------------------------------------------------
