@@ -1,5 +1,5 @@
 #!/bin/bash
-# The throughput table of benchmarks/RESULTS.md: `a3c bench` on each game, batched (the default,
+# The throughput table of benchmarks/README.md: `a3c bench` on each game, batched (the default,
 # 8 environments per worker) and classic A3C (1), with 2 workers and 60 s per phase.
 #   bash benchmarks/throughput.sh [SECONDS]
 set -euo pipefail

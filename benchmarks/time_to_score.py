@@ -1,10 +1,13 @@
-"""When did a run's greedy evaluations first reach a score? Reads RUN_DIR/metrics.jsonl.
+"""When did a run's greedy evaluations first reach a score? Reads RUN_DIR/metrics.jsonl, or a
+records file itself (.jsonl, or .jsonl.gz as kept in benchmarks/results/).
 
     python benchmarks/time_to_score.py RUN_DIR [SCORE]
+    python benchmarks/time_to_score.py benchmarks/results/<record>.metrics.jsonl.gz [SCORE]
 
 Prints each evaluation (wall time, frames, mean, min and max over its episodes) and the first
 whose mean reached SCORE (default 18), or the best mean reached if none did."""
 
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -12,7 +15,9 @@ from pathlib import Path
 
 def main() -> int:
     run_dir, target = Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 18.0
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    path = run_dir if run_dir.is_file() else run_dir / "metrics.jsonl"
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as file:
+        records = [json.loads(line) for line in file if line.strip()]
     evaluations = [r for r in records if r["kind"] == "eval"]
     if not evaluations:
         print(f"{run_dir}: no evaluation yet")
@@ -25,10 +30,12 @@ def main() -> int:
     if reached:
         # the final evaluation plays the weights at the run's stop and ends after the time limit
         final = " (the final evaluation, after the run's stop)" if reached.get("final") else ""
-        print(f"mean greedy return >= {target:g} first at {reached['time'] / 60:.1f} minutes, {reached['frames']:,} frames{final}")
+        print(f"mean greedy return >= {target:g} first at {reached['time'] / 60:.1f} minutes, "
+              f"{reached['frames']:,} frames{final}")
         return 0
     best = max(evaluations, key=lambda r: r["eval_return"]["mean"])
-    print(f"not reached: best mean {best['eval_return']['mean']:.1f} at {best['time'] / 60:.1f} minutes, {best['frames']:,} frames")
+    print(f"not reached: best mean {best['eval_return']['mean']:.1f} at {best['time'] / 60:.1f} minutes, "
+          f"{best['frames']:,} frames")
     return 1
 
 
