@@ -27,9 +27,14 @@ from a3c_cli.model import ActorCritic, State, build_model
 from a3c_cli.optim import build_optimizer
 from a3c_cli.processes import pin_to_core
 
-
 WORKER_NICENESS = 10
-LEARNING_STATS = ("entropy", "entropy_coef", "policy_loss", "value_loss", "grad_norm")  # per update, sent to the trainer
+LEARNING_STATS = (
+    "entropy",
+    "entropy_coef",
+    "policy_loss",
+    "value_loss",
+    "grad_norm",
+)  # per update, sent to the trainer
 ENTROPY_COEF_RATE = 0.01  # an adaptive weight's step per update, in log space, per nat off the target
 ENTROPY_COEF_RANGE = (1e-5, 0.1)  # ... kept here: never quite 0, so a policy grown too certain raises it again
 
@@ -104,7 +109,7 @@ class EntropyWeight:
     rises when it is less. A fixed bonus strong enough to keep an untrained policy exploring keeps
     a trained one nearly uniform: on stable-retro's Pong, whose paddle moves only when the
     joystick is held, the sampled policy then jitters and loses. A target sharpens it there, but
-    did not bring the greedy return up, so it is off by default (benchmarks/RESULTS.md)."""
+    did not bring the greedy return up, so it is off by default (benchmarks/experiments.md)."""
 
     def __init__(self, coef: float, target: float | None, actions: int):
         self.shared = torch.tensor([coef], dtype=torch.float64).share_memory_()
@@ -125,13 +130,21 @@ class EntropyWeight:
             self.set(min(high, max(low, self.value * math.exp(ENTROPY_COEF_RATE * (self.target_nats - entropy)))))
 
 
-def learn(model: ActorCritic, shared_model: ActorCritic, optimizer: torch.optim.Optimizer, rollout: Rollout, cfg: dict,
-          entropy_coef: float) -> dict:
+def learn(
+    model: ActorCritic,
+    shared_model: ActorCritic,
+    optimizer: torch.optim.Optimizer,
+    rollout: Rollout,
+    cfg: dict,
+    entropy_coef: float,
+) -> dict:
     """One A3C update from one rollout played by `model` (its logits and values carry the graph)."""
     logits, values = rollout.logits, rollout.values
     following = torch.cat([values[1:].detach(), rollout.last_value.unsqueeze(0)])
     next_values = torch.where(rollout.dones.bool(), rollout.next_values, following)
-    advantages, returns = gae(rollout.rewards, values.detach(), next_values, rollout.dones, cfg["gamma"], cfg["gae_lambda"])
+    advantages, returns = gae(
+        rollout.rewards, values.detach(), next_values, rollout.dones, cfg["gamma"], cfg["gae_lambda"]
+    )
     loss, stats = a3c_loss(logits, values, rollout.actions, advantages, returns, cfg["value_coef"], entropy_coef)
     stats["entropy_coef"] = entropy_coef
 
@@ -192,8 +205,18 @@ class Actor:
                     next_values[t] = self.values_of(final, state, torch.zeros(B)) * torch.from_numpy(cut)
         last_value = self.values_of(self.obs, state, self.starts)
         self.state = (state[0].detach(), state[1].detach())
-        return Rollout(frames, starts, actions, rewards, dones, next_values, last_value, start_state,
-                       torch.cat(logits), torch.cat(values))
+        return Rollout(
+            frames,
+            starts,
+            actions,
+            rewards,
+            dones,
+            next_values,
+            last_value,
+            start_state,
+            torch.cat(logits),
+            torch.cat(values),
+        )
 
     @torch.no_grad()
     def values_of(self, obs, state: State, starts: torch.Tensor) -> torch.Tensor:
@@ -207,8 +230,17 @@ class Actor:
             self.finished_episodes.append({"return": float(episode["r"][i]), "length": int(episode["l"][i])})
 
 
-def run_worker(rank: int, seed: int, cfg: dict, shared_model, optimizer, entropy_weight: EntropyWeight, counters: Counters,
-               events, stop) -> None:
+def run_worker(
+    rank: int,
+    seed: int,
+    cfg: dict,
+    shared_model,
+    optimizer,
+    entropy_weight: EntropyWeight,
+    counters: Counters,
+    events,
+    stop,
+) -> None:
     """A worker process: its environments, one local model, updates until `stop` is set (or the
     trainer is gone: become_child). `optimizer` is the shared one, or None for private statistics."""
     become_child(f"a3c-worker-{rank}")

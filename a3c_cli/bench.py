@@ -20,8 +20,6 @@ import argparse
 import datetime
 import json
 import multiprocessing as mp
-import platform
-import subprocess
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -48,7 +46,7 @@ def bench_command(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     seconds, overrides = take_seconds(args.overrides)
 
-    from a3c_cli.cli import normalize_game_names, precheck
+    from a3c_cli.compose import normalize_game_names, precheck
 
     cfg = precheck("train", normalize_game_names(overrides))
     if cfg is None:  # what only a running Hydra job can resolve
@@ -78,6 +76,7 @@ def take_seconds(overrides: list[str]) -> tuple[float, list[str]]:
 
 def run_bench(cfg: dict, seconds: float, out_dir: Path) -> dict:
     from a3c_cli.games.make import check_game, resolve_actions
+    from a3c_cli.provenance import machine
 
     check_game(cfg["game"])
     cfg["game"] = resolve_actions(cfg["game"])
@@ -199,38 +198,13 @@ def describe(row: dict, tree: list[dict]) -> str:
 
 # -- the report ---------------------------------------------------------------------------------------
 
-def machine() -> dict:
-    import torch
-
-    from a3c_cli.config import available_cpus
-
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in info if ":" in line)}
-        cpu = fields["model name"] + (f" at {float(fields['cpu MHz']):.0f} MHz" if "cpu MHz" in fields else "")
-    except (OSError, KeyError, ValueError):
-        pass
-    try:
-        here = Path(__file__).parent
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                                cwd=here).stdout.strip() or None
-        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True,
-                                 timeout=5, cwd=here).stdout.strip()
-        if commit and changed:  # figures of code that no commit holds
-            commit += "-dirty"
-    except (OSError, subprocess.SubprocessError):
-        commit = None
-    return {"cpu": cpu, "cores": available_cpus(), "python": platform.python_version(), "torch": torch.__version__,
-            "commit": commit, "date": datetime.date.today().isoformat()}
-
-
 def print_results(results: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
     emulator, training = results["emulator"], results["training"]
-    table = Table(title=f"a3c bench: {results['game']}, {results['workers']} workers x {results['envs_per_worker']} environments")
+    shape = f"{results['workers']} workers x {results['envs_per_worker']} environments"
+    table = Table(title=f"a3c bench: {results['game']}, {shape}")
     table.add_column("")
     table.add_column("frames/s", justify="right")
     table.add_row(f"emulator limit ({results['workers']} processes, random actions)", f"{emulator['frames_per_s']:,}")

@@ -7,14 +7,27 @@ UsageError they raise becomes one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import re
+from pathlib import Path
 
+import stable_retro as retro
+from omegaconf import OmegaConf
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from a3c_cli.config import CONFIG_DIR
 from a3c_cli.errors import UsageError
-from a3c_cli.games.roms import ImportReport, ale_rom_files, game_rows, import_roms
+from a3c_cli.games.roms import (
+    NEEDS_NO_IMPORT,
+    ImportReport,
+    ale_rom_files,
+    import_roms,
+    name_of,
+    rom_present,
+    system_of,
+)
 
 IMPORT_HINT = "import ROMs: a3c roms import PATH (yours), a3c roms import --atari (ale-py's)"
 STATES_SHOWN = 3  # states listed by name; the count says how many more there are
@@ -27,12 +40,15 @@ def games_command(argv: list[str]) -> int:
     answer, not an error.
     """
     parser = argparse.ArgumentParser(prog="a3c games", description=games_command.__doc__.splitlines()[0])
-    parser.add_argument("filter", nargs="?", metavar="FILTER", help="part of a game's name or system, any case (sonic, atari2600)")
+    parser.add_argument(
+        "filter", nargs="?", metavar="FILTER", help="part of a game's name or system, any case (sonic, atari2600)"
+    )
     parser.add_argument("--present", action="store_true", help="only games whose ROM is present")
     parser.add_argument("--configured", action="store_true", help="only games with a config file (game=NAME)")
     args = parser.parse_args(argv)
     rows = [
-        row for row in game_rows(args.filter)
+        row
+        for row in game_rows(args.filter)
         if (row["rom"] or not args.present) and (row["has_config"] or not args.configured)
     ]
     console = Console(highlight=False)
@@ -48,7 +64,7 @@ def games_command(argv: list[str]) -> int:
 
 
 def _nothing_found(args: argparse.Namespace) -> str:
-    """"no game matches 'xyz'", "no game matches 'xyz' with its ROM present and a config file"."""
+    """ "no game matches 'xyz'", "no game matches 'xyz' with its ROM present and a config file"."""
     wanted = [what for what, asked in (("its ROM present", args.present), ("a config file", args.configured)) if asked]
     found = "no game" + (f" matches {args.filter!r}" if args.filter else "")
     return found + (f" with {' and '.join(wanted)}" if wanted else "")
@@ -56,8 +72,13 @@ def _nothing_found(args: argparse.Namespace) -> str:
 
 def _games_table(rows: list[dict], width: int) -> Table:
     cells = [
-        (row["name"], row["system"], "present" if row["rom"] else "missing", _states_text(row["states"]),
-         "yes" if row["has_config"] else "no")
+        (
+            row["name"],
+            row["system"],
+            "present" if row["rom"] else "missing",
+            _states_text(row["states"]),
+            "yes" if row["has_config"] else "no",
+        )
         for row in rows
     ]
     headers = ("game", "system", "ROM", "states", "config")
@@ -92,7 +113,8 @@ def roms_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="a3c roms", description=roms_command.__doc__.splitlines()[0])
     actions = parser.add_subparsers(dest="action", required=True, metavar="import")
     importer = actions.add_parser(
-        "import", help="import ROM files, folders and zip files whose hash stable-retro knows",
+        "import",
+        help="import ROM files, folders and zip files whose hash stable-retro knows",
         description="Import the ROMs among files, folders (recursively) and zip files whose hash stable-retro knows.",
     )
     importer.add_argument("paths", nargs="*", metavar="PATH", help="a ROM file, a folder or a zip file")
@@ -130,3 +152,58 @@ def _summary(report: ImportReport, atari_report: ImportReport) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def game_rows(filter: str | None = None) -> list[dict]:
+    """One row per stable-retro game and per config file in conf/game that is no stable-retro game
+    (memory, and generic ones such as retro or ale), configured first, then by name.
+
+    Each row: id (stable-retro's id; None for a config that is no stable-retro game), name (the id
+    without -v0: the config file's name), system (Genesis, Atari2600, ...; "built-in" for the memory
+    task, "-" for other configs), rom (bool: present; a config of a backend in NEEDS_NO_IMPORT counts
+    as present, any other as missing since its game is picked on the command line), states (list),
+    has_config (bool). filter keeps the rows whose name or system contains it, ignoring case.
+    """
+    configs = {p.stem: p for p in (Path(CONFIG_DIR) / "game").glob("*.yaml")}
+    games = retro.data.list_games()
+    rows = [_retro_row(g, name_of(g) in configs) for g in games if _matches(filter, name_of(g), system_of(g))]
+    other_configs = [configs[name] for name in set(configs) - {name_of(g) for g in games}]
+    rows += [row for row in map(_config_row, other_configs) if _matches(filter, row["name"], row["system"])]
+    return sorted(rows, key=lambda row: (not row["has_config"], row["name"].lower()))
+
+
+def _matches(filter: str | None, name: str, system: str) -> bool:
+    return filter is None or filter.lower() in name.lower() or filter.lower() in system.lower()
+
+
+def _retro_row(game_id: str, has_config: bool) -> dict:
+    return {
+        "id": game_id,
+        "name": name_of(game_id),
+        "system": system_of(game_id),
+        "rom": rom_present(game_id),
+        "states": retro.data.list_states(game_id),
+        "has_config": has_config,
+    }
+
+
+def _config_row(config: Path) -> dict:
+    backend = _backend_of(config)
+    return {
+        "id": None,
+        "name": config.stem,
+        "system": "built-in" if backend == "memory" else "-",
+        "rom": backend in NEEDS_NO_IMPORT,
+        "states": [],
+        "has_config": True,
+    }
+
+
+def _backend_of(config: Path) -> str | None:
+    """The backend a game config names, from its schema in the defaults list: /schema/game/<backend>."""
+    content = OmegaConf.load(config)  # read, not resolved: interpolations and ??? stay as they are
+    for entry in content.get("defaults", []):
+        found = re.match(r"/?schema/game/(\w+)", entry) if isinstance(entry, str) else None
+        if found:
+            return found.group(1)
+    return content.get("backend")

@@ -53,8 +53,10 @@ def check_same_game(checkpoint: dict, path: Path, game: dict) -> None:
         raise UsageError(f"{path} was trained on {checkpoint['game']}, not {game['name']}: "
                          f"pass game={checkpoint['game']}, or the checkpoint of a {game['name']} run")
     if game["actions"] and checkpoint["actions"] != game["actions"]:
-        raise UsageError(f"{path} was trained with {len(checkpoint['actions'])} actions {checkpoint['actions']}; "
-                         f"game.actions here are {len(game['actions'])}: {game['actions']}: use the action set it was trained with")
+        raise UsageError(
+            f"{path} was trained with {len(checkpoint['actions'])} actions {checkpoint['actions']}; "
+            f"game.actions here are {len(game['actions'])}: {game['actions']}: use the action set it was trained with"
+        )
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -73,6 +75,8 @@ def load_checkpoint(path: str | Path) -> dict:
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise UsageError(f"checkpoint {path} is not an a3c checkpoint")
     if checkpoint.get("version") != VERSION:  # its weights expect other inputs: it would play blind
-        raise UsageError(f"checkpoint {path} was written by an older a3c (format version {checkpoint.get('version')}, "
-                         f"this one reads {VERSION}), whose model saw frames differently: train it again")
+        raise UsageError(
+            f"checkpoint {path} was written by an older a3c (format version {checkpoint.get('version')}, "
+            f"this one reads {VERSION}), whose model saw frames differently: train it again"
+        )
     return checkpoint

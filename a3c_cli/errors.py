@@ -1,4 +1,4 @@
-"""The one exception type the CLI turns into a single line on stderr and exit code 2."""
+"""The exceptions the command line turns into exit codes: library code raises, only the CLI exits."""
 
 
 def os_error_text(exc: OSError) -> str:
@@ -18,3 +18,12 @@ class RunFailed(Exception):
     traceback is in the run's log."""
 
     exit_code = 1
+
+
+class Interrupted(Exception):
+    """A run stopped by a signal (Ctrl-C, SIGTERM) after saving what it had: exit code 128 + the
+    signal's number, as a shell reports a process the signal ended."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by signal {signum}")
+        self.exit_code = 128 + signum

@@ -11,74 +11,18 @@ import logging
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
-from torch.distributions import Categorical
-
 from a3c_cli.a3c import EntropyWeight
 from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.child import become_child, report_error
 from a3c_cli.counters import Counters
+from a3c_cli.episodes import play_greedy_episodes
 from a3c_cli.errors import UsageError
 from a3c_cli.games.make import make_eval_envs
-from a3c_cli.games.vector import ProcessVectorEnv
 from a3c_cli.metrics import is_better, summarize
-from a3c_cli.model import ActorCritic, build_model
+from a3c_cli.model import build_model
+from a3c_cli.rundir import best_checkpoint, latest_checkpoint, published_best
 
 log = logging.getLogger("a3c")
-
-
-@torch.no_grad()
-def play_episode(env, model: ActorCritic | None, greedy: bool = True, frames: list | None = None) -> dict:
-    """One whole episode; returns the game's own score, the length in agent steps and whether a
-    step limit cut it (rather than the game's end). With no model, actions are uniformly random.
-    With a `frames` list (and an env made with render_mode="rgb_array"), appends every screen shown."""
-    obs, _ = env.reset()
-    state = model.initial_state() if model is not None else None
-    start = torch.ones(1, 1)
-    while True:
-        if frames is not None:
-            frames.append(env.render())
-        if model is None:
-            action = env.action_space.sample()
-        else:
-            logits, _, state = model(torch.from_numpy(obs)[None, None], state, start)
-            start = torch.zeros(1, 1)
-            action = (logits[0, 0].argmax() if greedy else Categorical(logits=logits[0, 0]).sample()).item()
-        obs, _, terminated, truncated, info = env.step(action)
-        if terminated or truncated:
-            if frames is not None:
-                frames.append(env.render())
-            return episode_result(info["episode"]["r"], info["episode"]["l"], terminated, truncated)
-
-
-def episode_result(score, length, terminated: bool, truncated: bool) -> dict:
-    """What an episode's end reports: the game's score, its length in agent steps, and whether a
-    step limit cut it rather than the game ending."""
-    return {"return": float(score), "length": int(length), "cut": bool(truncated and not terminated)}
-
-
-@torch.no_grad()
-def play_greedy_episodes(envs: ProcessVectorEnv, model: ActorCritic) -> list[dict]:
-    """One greedy episode in each of `envs`, all at once, one batched forward pass a step; the
-    same episodes as play_episode would play in each environment alone. An environment whose
-    episode has ended is not stepped again: no emulator plays on for nothing while the longest
-    episode finishes."""
-    count = envs.num_envs
-    obs, _ = envs.reset()
-    state = model.initial_state(count)
-    starts = torch.ones(1, count)
-    playing = np.ones(count, dtype=bool)
-    episodes: list[dict] = [{}] * count
-    while playing.any():
-        logits, _, state = model(torch.from_numpy(obs)[None], state, starts)
-        starts = torch.zeros(1, count)
-        obs, _, terminated, truncated, info = envs.step(logits[0].argmax(-1).numpy(), active=playing)
-        for i in (terminated | truncated).nonzero()[0]:
-            episode = info["final_info"]["episode"]
-            episodes[i] = episode_result(episode["r"][i], episode["l"][i], terminated[i], truncated[i])
-            playing[i] = False
-    return episodes
 
 
 def publish_best(checkpoint: dict, path: Path) -> bool:
@@ -104,8 +48,7 @@ def run_evaluator(cfg: dict, shared_model, optimizer, entropy_weight: EntropyWei
     become_child("a3c-evaluator")
     envs = None
     try:
-        checkpoints = Path(run_dir) / "checkpoints"
-        published = Path(cfg["checkpoints_dir"]) / cfg["game"]["name"] / "best.pt"
+        published = published_best(cfg["checkpoints_dir"], cfg["game"]["name"])
         envs = make_eval_envs(cfg["game"], cfg["model"]["frame_size"], cfg["eval_episodes"])
         model = build_model(cfg)
         envs.reset(seed=cfg["seed"] + 10_000)  # seeds the evaluator's episodes apart from the workers'
@@ -122,9 +65,9 @@ def run_evaluator(cfg: dict, shared_model, optimizer, entropy_weight: EntropyWei
             if improved:
                 best = evaluation["eval_return"]["mean"]
             checkpoint = make_checkpoint(model, optimizer, at, cfg, evaluation, best, entropy_weight.value)
-            save_checkpoint(checkpoint, checkpoints / "latest.pt")
+            save_checkpoint(checkpoint, latest_checkpoint(run_dir))
             if improved:
-                save_checkpoint(checkpoint, checkpoints / "best.pt")
+                save_checkpoint(checkpoint, best_checkpoint(run_dir))
                 evaluation["published"] = publish_best(checkpoint, published)
             events.put({"kind": "eval", "improved": improved, "best": best, **evaluation})
     except Exception as exc:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -41,3 +42,13 @@ def atomic_path(path: str | Path, durable: bool = False) -> Iterator[Path]:
             os.fsync(folder)  # makes the rename itself durable
         finally:
             os.close(folder)
+
+
+def read_json(path: str | Path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_json(path: str | Path, data) -> None:
+    """`data` as indented JSON, replacing the file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

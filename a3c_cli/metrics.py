@@ -33,7 +33,7 @@ class RunRecords:
         from torch.utils.tensorboard import SummaryWriter
 
         self.path = run_dir / "metrics.jsonl"
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  (open for the run's life; close() ends it)
         self._tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
 
     def _write(self, record: dict) -> None:
@@ -58,9 +58,25 @@ class RunRecords:
             self._tensorboard.add_scalar("train/episode_return", mean, step)
         shown = "-" if mean is None else f"{mean:.2f} over {len(returns)} episodes"
         entropy = f" | policy entropy {means['entropy']:.2f}" if means else ""
-        log.info("frames %s | updates %s | %.0f frames/s | training return %s%s", f"{step:,}", f"{counters['updates']:,}",
-                 fps, shown, entropy)
+        log.info(
+            "frames %s | updates %s | %.0f frames/s | training return %s%s",
+            f"{step:,}",
+            f"{counters['updates']:,}",
+            fps,
+            shown,
+            entropy,
+        )
         return record
+
+    def run(self, time: float, counters: dict, cfg: dict) -> None:
+        """The run's provenance, first in the file (and again where a resumed run goes on, with
+        the counters it goes on from): the resolved config, the commit and the machine, so that
+        its figures can be traced."""
+        from a3c_cli.provenance import machine
+
+        about = machine()
+        self._write({"kind": "run", "time": round(time, 2), **counters, "commit": about.pop("commit"),
+                     "machine": about, "config": cfg})
 
     def first_update(self, time: float, counters: dict, seconds: float) -> None:
         self._write({"kind": "start", "time": round(time, 2), **counters, "first_update_s": round(seconds, 2)})
@@ -73,8 +89,14 @@ class RunRecords:
         for name in ("mean", "min", "max"):
             self._tensorboard.add_scalar(f"eval/return_{name}", stats[name], evaluation["frames"])
         self._tensorboard.flush()
-        log.info("evaluation at %s frames: return %.2f (min %.2f, max %.2f) over %d greedy episodes",
-                 f"{evaluation['frames']:,}", stats["mean"], stats["min"], stats["max"], len(evaluation["eval_returns"]))
+        log.info(
+            "evaluation at %s frames: return %.2f (min %.2f, max %.2f) over %d greedy episodes",
+            f"{evaluation['frames']:,}",
+            stats["mean"],
+            stats["min"],
+            stats["max"],
+            len(evaluation["eval_returns"]),
+        )
         return record
 
     def close(self) -> None:

@@ -6,7 +6,7 @@ builds a plain optimizer of its own over the shared parameters instead.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 

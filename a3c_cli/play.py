@@ -8,6 +8,7 @@ import logging
 import os
 import statistics
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -16,10 +17,11 @@ from rich.table import Table
 
 from a3c_cli.checkpoint import check_same_game, load_checkpoint
 from a3c_cli.config import RECORD_FORMATS, ModelConfig
+from a3c_cli.episodes import play_episode
 from a3c_cli.errors import UsageError
-from a3c_cli.evaluator import play_episode
 from a3c_cli.games.make import check_game, make_env, resolve_actions
-from a3c_cli.model import build_model
+from a3c_cli.model import ActorCritic, build_model
+from a3c_cli.rundir import published_best
 
 log = logging.getLogger("a3c")
 
@@ -35,7 +37,7 @@ def has_display() -> bool:
 def checkpoint_path(cfg: dict) -> Path:
     if cfg["checkpoint"] is not None:
         return Path(cfg["checkpoint"])
-    default = Path(cfg["checkpoints_dir"]) / cfg["game"]["name"] / "best.pt"
+    default = published_best(cfg["checkpoints_dir"], cfg["game"]["name"])
     if not default.exists():
         raise UsageError(f"no checkpoint for {cfg['game']['name']} at {default}: train one first "
                          f"(a3c train game={cfg['game']['name']}) or pass checkpoint=PATH")
@@ -70,7 +72,49 @@ def results_table(game: str, episodes: list[dict], frame_skip: int) -> Table:
 
 
 def summary(returns: list[float]) -> dict:
-    return {"mean": statistics.fmean(returns), "std": statistics.pstdev(returns), "min": min(returns), "max": max(returns)}
+    return {
+        "mean": statistics.fmean(returns),
+        "std": statistics.pstdev(returns),
+        "min": min(returns),
+        "max": max(returns),
+    }
+
+
+@dataclass
+class Agent:
+    """What plays: a checkpoint's model (greedy or sampling), or uniformly random actions."""
+
+    policy: str  # greedy | sample | random
+    model: ActorCritic | None = None
+    path: Path | None = None
+    frame_size: int = ModelConfig.frame_size
+    trained_frames: int = 0
+
+
+def choose_agent(cfg: dict, game: dict) -> Agent:
+    if cfg["random"]:
+        return Agent("random")
+    path = checkpoint_path(cfg)
+    checkpoint = load_checkpoint(path)
+    check_compatible(checkpoint, path, game, cfg["lstm_size"])
+    return Agent(
+        "sample" if cfg["sample"] else "greedy",
+        load_agent(checkpoint, path),
+        path,
+        checkpoint["config"]["model"]["frame_size"],
+        checkpoint["counters"]["frames"],
+    )
+
+
+def video_formats(cfg: dict, run_dir: Path) -> tuple[list[str], str | None]:
+    """The video formats to record and the render mode: a window where asked and possible, else
+    frames for the videos (an MP4 when a window was asked for and there is no display)."""
+    formats = RECORD_FORMATS[str(cfg["record"]).lower()]
+    window = cfg["render"] and has_display()
+    if cfg["render"] and not window:
+        log.warning("no display here (DISPLAY is not set): recording the episodes to MP4 in %s instead", run_dir)
+        formats = formats or ["mp4"]
+    return formats, "human" if window else ("rgb_array" if formats else None)
 
 
 def play(cfg: dict, run_dir: str) -> dict:
@@ -79,52 +123,52 @@ def play(cfg: dict, run_dir: str) -> dict:
     game = cfg["game"]
     check_game(game)
     game = resolve_actions(game)
-    if cfg["random"]:
-        path, checkpoint, model = None, None, None
-        frame_size, policy, trained_frames = ModelConfig.frame_size, "random", 0
-    else:
-        path = checkpoint_path(cfg)
-        checkpoint = load_checkpoint(path)
-        check_compatible(checkpoint, path, game, cfg["lstm_size"])
-        model = load_agent(checkpoint, path)
-        frame_size, trained_frames = checkpoint["config"]["model"]["frame_size"], checkpoint["counters"]["frames"]
-        policy = "sample" if cfg["sample"] else "greedy"
-
-    formats = RECORD_FORMATS[str(cfg["record"]).lower()]
-    window = cfg["render"] and has_display()
-    if cfg["render"] and not window:
-        log.warning("no display here (DISPLAY is not set): recording the episodes to MP4 in %s instead", run_dir)
-        formats = formats or ["mp4"]
-    render_mode = "human" if window else ("rgb_array" if formats else None)
-
+    agent = choose_agent(cfg, game)
+    formats, render_mode = video_formats(cfg, run_dir)
     torch.manual_seed(cfg["seed"])
-    env = make_env(game, frame_size, render_mode=render_mode, noop_starts=True)
+    env = make_env(game, agent.frame_size, render_mode=render_mode, noop_starts=True)
     env.reset(seed=cfg["seed"])
     env.action_space.seed(cfg["seed"])
     episodes, videos = [], []
     for i in range(1, cfg["episodes"] + 1):
         frames = [] if formats else None
-        episode = play_episode(env, model, greedy=not cfg["sample"], frames=frames)  # model None: random
+        episode = play_episode(env, agent.model, greedy=agent.policy == "greedy", frames=frames)
         episodes.append(episode)
-        log.info("episode %d: return %g in %d steps%s", i, episode["return"], episode["length"],
-                 " (cut by a step limit, not over)" if episode["cut"] else "")
+        log.info(
+            "episode %d: return %g in %d steps%s",
+            i,
+            episode["return"],
+            episode["length"],
+            " (cut by a step limit, not over)" if episode["cut"] else "",
+        )
         for fmt in formats:
             videos.append(str(write_episode_video(frames, run_dir / f"episode-{i:02d}.{fmt}", game["frame_skip"])))
     env.close()
-
-    returns = [e["return"] for e in episodes]
-    results = {"game": game["name"], "checkpoint": str(path.resolve()) if path else None, "trained_frames": trained_frames,
-               "policy": policy, "episodes": episodes, "return": summary(returns), "videos": videos}
+    results = {
+        "game": game["name"],
+        "checkpoint": str(agent.path.resolve()) if agent.path else None,
+        "trained_frames": agent.trained_frames,
+        "policy": agent.policy,
+        "episodes": episodes,
+        "return": summary([e["return"] for e in episodes]),
+        "videos": videos,
+    }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_results(results, game["frame_skip"], run_dir)
+    return results
+
+
+def print_results(results: dict, frame_skip: int, run_dir: Path) -> None:
     console = Console()
-    console.print(results_table(game["name"], episodes, game["frame_skip"]))
+    console.print(results_table(results["game"], results["episodes"], frame_skip))
     stats = results["return"]
-    console.print(f"return: mean {stats['mean']:.2f}, std {stats['std']:.2f}, min {stats['min']:g}, max {stats['max']:g}"
-                  f"  ({policy} policy, {trained_frames:,} training frames)")
-    for video in videos:
+    console.print(
+        f"return: mean {stats['mean']:.2f}, std {stats['std']:.2f}, min {stats['min']:g}, max {stats['max']:g}"
+        f"  ({results['policy']} policy, {results['trained_frames']:,} training frames)"
+    )
+    for video in results["videos"]:
         console.print(f"video: {video}")
     console.print(f"results: {run_dir / 'results.json'}")
-    return results
 
 
 def write_episode_video(frames: list, path: Path, frame_skip: int) -> Path:

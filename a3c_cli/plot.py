@@ -9,14 +9,10 @@ renders with Agg.
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import textwrap
-from collections.abc import Callable
 from itertools import cycle
 from pathlib import Path
 
-import yaml
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -26,26 +22,11 @@ from matplotlib.ticker import EngFormatter
 
 from a3c_cli.errors import UsageError
 from a3c_cli.files import atomic_path
+from a3c_cli.rundir import CURVE, find_runs, hydra_file, read_metrics, run_config
 
-METRICS = "metrics.jsonl"
 TRAINING_WINDOW = 20  # episodes in the running mean of training returns: single episodes are noisy
 LEGEND_ROW_INCHES = 0.22
 LABEL_WIDTH = 120  # characters of a run's label per legend line
-
-
-def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
-    """(train records, eval records) in file order. The last line may be cut short because the
-    trainer is writing it: it is left out; a bad line anywhere else is a damaged file."""
-    path = Path(run_dir) / METRICS
-    lines = path.read_text(encoding="utf-8").splitlines()
-    records = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number < len(lines):
-                raise UsageError(f"{path} line {number} is not a JSON record: the file is damaged") from None
-    return [r for r in records if r["kind"] == "train"], [r for r in records if r["kind"] == "eval"]
 
 
 def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path:
@@ -60,23 +41,25 @@ def plot_runs(run_dirs: list[Path], out: Path, title: str | None = None) -> Path
         draw_training(axes, train, colour)
         draw_evaluations(axes, evals, colour)
         label = run_label(run_dir) + ("" if train or evals else "  (no records yet)")
-        labels.append(textwrap.fill(label, LABEL_WIDTH))  # a long command line would run off the figure
+        labels.append(textwrap.fill(plain(label), LABEL_WIDTH))  # a long command line would run off the figure
     axes.set_xlabel("frames")
     axes.set_ylabel("return (game score)")
     axes.xaxis.set_major_formatter(EngFormatter(sep=""))  # 1.5M, not 1.5 with 1e6 in a corner
     axes.grid(alpha=0.3)
-    axes.set_title(title or default_title(run_dirs))
+    axes.set_title(plain(title or default_title(run_dirs)))
     style_handles, style_labels = style_key()
     run_handles = [Line2D([], [], color=colour, lw=2) for colour in colours]
     # below the axes, where it covers no curve
-    figure.legend(style_handles + run_handles, style_labels + labels, loc="outside lower center", frameon=False, fontsize=9)
+    figure.legend(
+        style_handles + run_handles, style_labels + labels, loc="outside lower center", frameon=False, fontsize=9
+    )
     return save_figure(figure, Path(out))
 
 
 def write_curve(run_dir: str | Path) -> Path:
     """run_dir/curve.png for this one run."""
     run_dir = Path(run_dir)
-    return plot_runs([run_dir], run_dir / "curve.png")
+    return plot_runs([run_dir], run_dir / CURVE)
 
 
 SUITE_COLUMNS = 4
@@ -96,17 +79,32 @@ def plot_suite(run_dirs: list[Path], rows: list[dict], anchors: dict, out: Path)
         train, evals = read_metrics(run_dir)
         frames, means = training_curve(train, SUITE_WINDOW)
         axes.plot(frames, means, color="tab:blue", lw=1.2, label=f"training, last {SUITE_WINDOW}")
-        axes.plot([e["frames"] for e in evals], [e["eval_return"]["mean"] for e in evals], color="tab:orange",
-                  lw=0, marker="o", ms=3, label="greedy evaluation")
+        axes.plot(
+            [e["frames"] for e in evals],
+            [e["eval_return"]["mean"] for e in evals],
+            color="tab:orange",
+            lw=0,
+            marker="o",
+            ms=3,
+            label="greedy evaluation",
+        )
         greedy = row["greedy_sticky"]
-        axes.errorbar([row["frames"]], [greedy["mean"]], yerr=[greedy["std"]], color="tab:red", marker="s", ms=5,
-                      capsize=3, label="greedy, sticky 0.25")
+        axes.errorbar(
+            [row["frames"]],
+            [greedy["mean"]],
+            yerr=[greedy["std"]],
+            color="tab:red",
+            marker="s",
+            ms=5,
+            capsize=3,
+            label="greedy, sticky 0.25",
+        )
         axes.axhline(row["random_sticky"]["mean"], color="0.5", lw=1, ls="-", label="random")
         for (name, scores), style in zip(anchors.items(), styles):
             score = scores.get(row["game"].split("-")[0])
             if score is not None:
                 axes.axhline(score, color="0.2", lw=1, ls=style, label=name)
-        axes.set_title(row["game"], fontsize=10)
+        axes.set_title(plain(row["game"]), fontsize=10)
         axes.xaxis.set_major_formatter(EngFormatter())
         axes.tick_params(labelsize=8)
         axes.grid(alpha=0.3)
@@ -139,7 +137,9 @@ def training_curve(train: list[dict], window: int = TRAINING_WINDOW) -> tuple[li
 def draw_evaluations(axes: Axes, evals: list[dict], colour) -> None:
     frames = [r["frames"] for r in evals]
     stats = [r["eval_return"] for r in evals]
-    axes.fill_between(frames, [s["min"] for s in stats], [s["max"] for s in stats], color=colour, alpha=0.18, lw=0, zorder=2)
+    axes.fill_between(
+        frames, [s["min"] for s in stats], [s["max"] for s in stats], color=colour, alpha=0.18, lw=0, zorder=2
+    )
     axes.plot(frames, [s["mean"] for s in stats], color=colour, lw=2, marker="o", ms=3.5, zorder=3)
 
 
@@ -147,8 +147,13 @@ def style_key() -> tuple[list, list[str]]:
     """Legend entries, in grey, that say what the line styles mean: the colours are the runs."""
     evaluation = (Patch(color="0.35", alpha=0.18, lw=0), Line2D([], [], color="0.35", lw=2, marker="o", ms=3.5))
     training = Line2D([], [], color="0.35", alpha=0.45, lw=1)
-    return ([evaluation, training],
-            ["greedy evaluation: mean, band from min to max", f"training episodes: running mean of the last {TRAINING_WINDOW}"])
+    return (
+        [evaluation, training],
+        [
+            "greedy evaluation: mean, band from min to max",
+            f"training episodes: running mean of the last {TRAINING_WINDOW}",
+        ],
+    )
 
 
 def run_colours(count: int) -> list:
@@ -169,58 +174,45 @@ def default_title(run_dirs: list[Path]) -> str:
 
 
 def game_name(run_dir: Path) -> str | None:
-    config = hydra_file(run_dir, "config.yaml") or {}
+    config = run_config(run_dir) or {}
     return config.get("game", {}).get("name")
 
 
-def hydra_file(run_dir: Path, name: str):
-    """The parsed run_dir/.hydra/<name> that Hydra writes for each run, None without one."""
-    path = Path(run_dir) / ".hydra" / name
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+def plain(text: str) -> str:
+    """Text as written: matplotlib reads what stands between two $ as a formula, and fails on
+    most of what a command line holds."""
+    return text.replace("$", r"\$")
 
 
 def save_figure(figure: Figure, out: Path) -> Path:
     formats = figure.canvas.get_supported_filetypes()
     kind = out.suffix.lower().lstrip(".")
     if kind not in formats:
-        raise UsageError(f"cannot write a plot as '{out.suffix or out.name}': use one of {', '.join('.' + f for f in formats)}")
+        raise UsageError(
+            f"cannot write a plot as '{out.suffix or out.name}': use one of {', '.join('.' + f for f in formats)}"
+        )
     with atomic_path(out) as tmp:
         figure.savefig(tmp, format=kind, dpi=100)
     return out
 
 
-
 def plot_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="a3c plot", description="Overlay the learning curves of runs in one image.")
-    parser.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
-                        help="a run directory (it holds metrics.jsonl) or a folder of runs, such as a sweep")
-    parser.add_argument("-o", "--output", type=Path, default=Path("curves.png"),
-                        help="the image to write; its suffix picks the format (default: curves.png)")
+    parser.add_argument(
+        "run_dirs",
+        nargs="+",
+        type=Path,
+        metavar="RUN_DIR",
+        help="a run directory (it holds metrics.jsonl) or a folder of runs, such as a sweep",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("curves.png"),
+        help="the image to write; its suffix picks the format (default: curves.png)",
+    )
     parser.add_argument("--title", help="the plot's title (default: the games' names)")
     args = parser.parse_args(argv)
     print(plot_runs(find_runs(args.run_dirs), args.output, args.title))
     return 0
-
-
-def find_runs(paths: list[Path], under: Callable[[Path], list[Path]] | None = None) -> list[Path]:
-    """The run directories the paths name, each once, in the order given; `under` finds them in
-    one path (default: the folders with a metrics.jsonl)."""
-    under = under or runs_under
-    runs: list[Path] = []
-    for path in map(Path, paths):
-        found = under(path)
-        if not found:
-            raise UsageError(f"no runs under {path}: give run directories written by `a3c train`, or a folder of them")
-        runs += [run for run in found if run not in runs]
-    return runs
-
-
-def runs_under(path: Path) -> list[Path]:
-    if (path / METRICS).is_file():
-        return [path]
-    return sorted((metrics.parent for metrics in path.rglob(METRICS)), key=natural_order)
-
-
-def natural_order(path: Path) -> list:
-    """Sort a sweep's runs 0, 1, 2, ..., 10 rather than 0, 1, 10, 2."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]

@@ -7,11 +7,10 @@ shared page of the Python heap into the child."""
 
 import gc
 
-import torch._dynamo  # noqa: F401  (imported by the first torch optimizer a process makes or unpickles:
 #                                 800 modules, sympy among them: 90 MB of private memory in each worker)
-
 import ale_py  # noqa: F401  (the emulators' packages, which games/make.py imports only when a game
 import stable_retro  # noqa: F401  needs them: after the fork, 7 MB of private memory in each worker)
+import torch._dynamo  # noqa: F401  (imported by the first torch optimizer a process makes or unpickles:
 
 import a3c_cli.a3c  # noqa: F401  (the worker, with torch, the model and the environments)
 import a3c_cli.evaluator  # noqa: F401

@@ -49,7 +49,7 @@ def pin_to_core(rank: int, workers: int) -> int | None:
     use: the rank-th, round robin, when there are at least as many workers as cores (with fewer,
     pinning would leave cores idle). A worker and its emulator processes then share one core's
     caches instead of migrating between cores: 6-12% more training frames/s on Pong-Atari2600,
-    2 workers on 2 cores (benchmarks/RESULTS.md). Returns the core, or None where not pinned."""
+    2 workers on 2 cores (benchmarks/README.md, "Throughput"). Returns the core, or None where not pinned."""
     if not hasattr(os, "sched_setaffinity"):  # Linux only
         return None
     cores = sorted(os.sched_getaffinity(0))
@@ -73,7 +73,9 @@ def memory_mb(pid: int) -> dict | None:
     processes that map it: summed over processes it is their real footprint."""
     try:
         with open(f"/proc/{pid}/smaps_rollup", encoding="utf-8") as f:
-            fields = {line.split()[0].rstrip(":"): int(line.split()[1]) for line in f if line.split()[0] in ("Rss:", "Pss:")}
+            fields = {
+                line.split()[0].rstrip(":"): int(line.split()[1]) for line in f if line.split()[0] in ("Rss:", "Pss:")
+            }
     except (OSError, ValueError, IndexError):
         return None
     return {"rss_mb": round(fields["Rss"] / 1024, 1), "pss_mb": round(fields["Pss"] / 1024, 1)}

@@ -1,4 +1,4 @@
-"""The live display of a training run (rich): progress to max_frames and the numbers that matter."""
+"""The live display of a training run (rich): progress to its limit and the numbers that matter."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class Snapshot:
     """What the display shows; the trainer fills it in."""
 
     title: str
-    max_frames: int
+    max_frames: int | None  # the bar shows progress to max_frames, or else to max_minutes
+    max_minutes: float | None = None
     frames: int = 0
     updates: int = 0
     episodes: int = 0
@@ -47,9 +48,16 @@ def render(s: Snapshot) -> Panel:
         stats.add_column(justify="right", style="bold")
         stats.add_column()
     stats.add_row(f"{s.frames:,}", "frames", f"{s.fps:,.0f}", "frames/s", f"{s.updates:,}", "updates")
-    stats.add_row(f"{s.episodes:,}", "episodes", number(s.recent_return), "training return", number(s.last_eval), "last eval")
+    stats.add_row(
+        f"{s.episodes:,}", "episodes", number(s.recent_return), "training return", number(s.last_eval), "last eval"
+    )
     stats.add_row(number(s.best_eval), "best eval", clock(s.elapsed), "elapsed", clock(s.eta), "ETA")
-    bar = ProgressBar(total=s.max_frames, completed=min(s.frames, s.max_frames))
+    if s.max_frames is not None:
+        bar = ProgressBar(total=s.max_frames, completed=min(s.frames, s.max_frames))
+    elif s.max_minutes is not None:
+        bar = ProgressBar(total=s.max_minutes * 60, completed=min(s.elapsed, s.max_minutes * 60))
+    else:
+        bar = ProgressBar(total=None)  # no limit: a pulsing bar, until Ctrl-C
     return Panel(Group(bar, stats), title=s.title, subtitle=s.status, title_align="left")
 
 
@@ -58,7 +66,11 @@ class Display:
 
     def __init__(self, snapshot: Snapshot, enabled: bool):
         self.snapshot = snapshot
-        self._live = Live(get_renderable=lambda: render(self.snapshot), refresh_per_second=4, transient=False) if enabled else None
+        self._live = (
+            Live(get_renderable=lambda: render(self.snapshot), refresh_per_second=4, transient=False)
+            if enabled
+            else None
+        )
 
     def __enter__(self):
         if self._live is not None:

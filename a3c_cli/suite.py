@@ -20,13 +20,13 @@ finished games are kept, an interrupted run resumes from its latest checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-import json
 import os
+import queue
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -34,32 +34,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from a3c_cli.errors import RunFailed, UsageError
-from a3c_cli.files import atomic_path
+from a3c_cli.files import read_json, write_json
+from a3c_cli.rundir import latest_checkpoint, read_metrics
+from a3c_cli.suite_report import ROW, format_row, game_row, write_report
 
 SUITE = ["Pong-ALE", "Breakout-ALE", "BeamRider-ALE", "Qbert-ALE", "Seaquest-ALE", "SpaceInvaders-ALE",
          "Airstriker-Genesis", "Pong-Atari2600"]
 STICKY_PROB = 0.25  # Machado et al. (2018)
 EVALUATIONS = 20  # greedy evaluations during each training run (the points of its curve)
 SETTINGS = {"games": ",".join(SUITE), "frames": "10M", "seed": "0", "workers": "2", "episodes": "10", "parallel": None}
-ROW = "row.json"  # a finished game's figures, in its run directory
-
-# Published whole-game returns (the issue that set up this suite quotes them with their sources).
-# At 10 M frames: OpenAI baselines' learning curves, NoFrameskip-v4, mean of 6 seeds, read off
-# the curves. At 40 M frames: the mean of the last 100 training episodes.
-ANCHORS = {
-    10_000_000: {
-        "A2C (baselines)": {"Pong": -12, "Breakout": 34, "BeamRider": 840, "Qbert": 810, "Seaquest": 780, "SpaceInvaders": 330},
-        "PPO2 (baselines)": {"Pong": 17, "Breakout": 73, "BeamRider": 850, "Qbert": 4500, "Seaquest": 960, "SpaceInvaders": 490},
-    },
-    40_000_000: {
-        "A2C (SB3 zoo)": {"Pong": 17.3, "Breakout": 280, "BeamRider": 2890, "Qbert": 3882, "Seaquest": 1722,
-                          "SpaceInvaders": 627},
-        "PPO (SB3 zoo)": {"Pong": 21.0, "Breakout": 398, "BeamRider": 3397, "Qbert": 15627, "Seaquest": 1784,
-                          "SpaceInvaders": 960},
-        "PPO-LSTM (cleanRL)": {"Pong": 19.8, "Breakout": 113, "BeamRider": 1299},
-    },
-}
-
 
 def learn_command(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
@@ -133,7 +116,9 @@ def open_suite(given: dict, overrides: list[str]) -> Path:
             write_json(suite_dir / "suite.json", saved)
         print(f"a3c bench learn: going on with {suite_dir}")
         return suite_dir
-    suite_dir = Path(given.get("dir") or Path("outputs", "bench-learn", datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")))
+    suite_dir = Path(
+        given.get("dir") or Path("outputs", "bench-learn", datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S"))
+    )
     if suite_dir.exists() and any(suite_dir.iterdir()):
         raise UsageError(f"dir={suite_dir} holds files but no suite.json: choose an empty or new folder")
     settings = {**SETTINGS, **{k: v for k, v in given.items() if k != "dir"}}
@@ -145,34 +130,49 @@ def open_suite(given: dict, overrides: list[str]) -> Path:
 
 # -- running the games ------------------------------------------------------------------------------
 
+
 def run_suite(suite_dir: Path, suite: dict) -> int:
     settings, overrides = suite["settings"], suite["overrides"]
     games = settings["games"].split(",")
     workers = int(settings["workers"])
     core_sets = split_cores(workers, settings["parallel"])
     todo = [g for g in games if not (suite_dir / g / ROW).is_file()]
-    print(f"a3c bench learn: {len(games)} games ({len(games) - len(todo)} done), {int(settings['frames']):,} frames each, "
-          f"{workers} workers a game, {len(core_sets)} at a time; in {suite_dir}")
-    free = list(core_sets)
-    lock = threading.Lock()
+    print(f"a3c bench learn: {len(games)} games ({len(games) - len(todo)} done), {int(settings['frames']):,} frames "
+          f"each, {workers} workers a game, {len(core_sets)} at a time; in {suite_dir}")
+    free: queue.SimpleQueue = queue.SimpleQueue()  # the core sets no game is using
+    for cores in core_sets:
+        free.put(cores)
     failures: dict[str, str] = {}
 
     def run(game: str) -> None:
-        with lock:
-            cores = free.pop()
+        cores = free.get()
         try:
             run_game(suite_dir, game, settings, overrides, cores)
         except RunFailed as exc:
             failures[game] = str(exc)
             print(f"{game}: failed: {exc}", file=sys.stderr)
         finally:
-            with lock:
-                free.append(cores)
+            free.put(cores)
 
-    interrupted = False
+    interrupted = run_side_by_side(run, todo, len(core_sets))
+    write_report(suite_dir, games, settings)
+    if interrupted:
+        print(f"interrupted: go on with `a3c bench learn dir={suite_dir}`", file=sys.stderr)
+        return 128 + signal.SIGINT
+    if failures:
+        raise RunFailed(
+            f"{len(failures)} of {len(games)} games failed ({', '.join(failures)}): their logs are in {suite_dir}"
+        )
+    return 0
+
+
+def run_side_by_side(run, games: list[str], at_once: int) -> bool:
+    """run(game) for every game, `at_once` at a time; returns whether the suite was stopped
+    (Ctrl-C or SIGTERM), in which case the running games were stopped and waited for."""
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops the suite as Ctrl-C does
-    with ThreadPoolExecutor(len(core_sets)) as pool:
-        futures = [pool.submit(run, g) for g in todo]
+    interrupted = False
+    with ThreadPoolExecutor(at_once) as pool:
+        futures = [pool.submit(run, g) for g in games]
         try:
             for future in futures:
                 future.result()
@@ -183,18 +183,10 @@ def run_suite(suite_dir: Path, suite: dict) -> int:
             stop_running()
             for future in futures:
                 if not future.cancelled():
-                    try:
+                    with contextlib.suppress(KeyboardInterrupt):
                         future.result()  # the game's thread ends once its command has stopped
-                    except KeyboardInterrupt:
-                        pass
     signal.signal(signal.SIGTERM, previous)
-    write_report(suite_dir, games, settings)
-    if interrupted:
-        print(f"interrupted: go on with `a3c bench learn dir={suite_dir}`", file=sys.stderr)
-        return 128 + signal.SIGINT
-    if failures:
-        raise RunFailed(f"{len(failures)} of {len(games)} games failed ({', '.join(failures)}): their logs are in {suite_dir}")
-    return 0
+    return interrupted
 
 
 def split_cores(workers: int, parallel: str | None) -> list[set[int] | None]:
@@ -204,45 +196,50 @@ def split_cores(workers: int, parallel: str | None) -> list[set[int] | None]:
     if count == 1:
         return [None]
     if count * workers > len(cores):
-        raise UsageError(f"parallel={count}: {count} games of {workers} workers need {count * workers} cores, "
-                         f"this machine has {len(cores)}")
-    return [set(cores[i * workers:(i + 1) * workers]) for i in range(count)]
+        raise UsageError(
+            f"parallel={count}: {count} games of {workers} workers need {count * workers} cores, "
+            f"this machine has {len(cores)}"
+        )
+    return [set(cores[i * workers : (i + 1) * workers]) for i in range(count)]
 
 
 def run_game(suite_dir: Path, game: str, settings: dict, overrides: list[str], cores: set[int] | None) -> dict:
     """Train one game to the budget (or go on with its run), judge it, and write its row."""
     run_dir = suite_dir / game
-    frames = int(settings["frames"])
-    if not trained_to(run_dir, frames):
-        train_args = [f"game={game}", f"workers={settings['workers']}", f"seed={settings['seed']}", f"max_frames={frames}",
-                      "max_minutes=null", f"eval_interval={max(1, frames // EVALUATIONS)}", "progress=false",
-                      f"checkpoints_dir={suite_dir / 'published'}", f"hydra.run.dir={run_dir}", *overrides]
-        if (run_dir / "checkpoints" / "latest.pt").is_file():
-            train_args.append(f"resume={run_dir}")
-        elif run_dir.exists():  # started, but killed before its first checkpoint: nothing to go on from
-            shutil.move(run_dir, unused_name(run_dir.with_name(f"{game}.unfinished")))
-        print(f"{game}: training to {frames:,} frames" + (" (going on from its checkpoint)" if "resume" in train_args[-1] else ""))
-        call_a3c("train", train_args, suite_dir / f"{game}.train.log", cores)
-    game_overrides = [o for o in overrides if o.startswith("game.")]
-    protocol = [*game_overrides, f"game.sticky_prob={STICKY_PROB}", "game.noop_max=0", "game.max_steps_without_reward=null",
-                f"episodes={settings['episodes']}", f"seed={settings['seed']}"]
+    if not trained_to(run_dir, int(settings["frames"])):
+        train_game(suite_dir, game, settings, overrides, cores)
+    protocol = [*(o for o in overrides if o.startswith("game.")), f"game.sticky_prob={STICKY_PROB}", "game.noop_max=0",
+                "game.max_steps_without_reward=null", f"episodes={settings['episodes']}", f"seed={settings['seed']}"]
     print(f"{game}: {settings['episodes']} greedy games with sticky actions, and as many random ones")
-    call_a3c("test", [f"game={game}", f"checkpoint={run_dir / 'checkpoints' / 'latest.pt'}", *protocol,
+    call_a3c("test", [f"game={game}", f"checkpoint={latest_checkpoint(run_dir)}", *protocol,
                       f"hydra.run.dir={run_dir / 'greedy-sticky'}"], suite_dir / f"{game}.test.log", cores)
     call_a3c("test", [f"game={game}", "random=true", *protocol, f"hydra.run.dir={run_dir / 'random-sticky'}"],
              suite_dir / f"{game}.random.log", cores)
     row = game_row(run_dir, game)
     write_json(run_dir / ROW, row)
-    print(f"{game}: done: {format_row(row, frames)}")
+    print(f"{game}: done: {format_row(row, int(settings['frames']))}")
     return row
+
+
+def train_game(suite_dir: Path, game: str, settings: dict, overrides: list[str], cores: set[int] | None) -> None:
+    """`a3c train` of one game to the budget, going on from its checkpoint where it has one."""
+    run_dir, frames = suite_dir / game, int(settings["frames"])
+    args = [f"game={game}", f"workers={settings['workers']}", f"seed={settings['seed']}", f"max_frames={frames}",
+            "max_minutes=null", f"eval_interval={max(1, frames // EVALUATIONS)}", "progress=false",
+            f"checkpoints_dir={suite_dir / 'published'}", f"hydra.run.dir={run_dir}", *overrides]
+    going_on = latest_checkpoint(run_dir).is_file()
+    if going_on:
+        args.append(f"resume={run_dir}")
+    elif run_dir.exists():  # started, but killed before its first checkpoint: nothing to go on from
+        shutil.move(run_dir, unused_name(run_dir.with_name(f"{game}.unfinished")))
+    print(f"{game}: training to {frames:,} frames" + (" (going on from its checkpoint)" if going_on else ""))
+    call_a3c("train", args, suite_dir / f"{game}.train.log", cores)
 
 
 def trained_to(run_dir: Path, frames: int) -> bool:
     """Whether the run reached the budget and evaluated its final weights (saved as latest.pt)."""
     if not (run_dir / "metrics.jsonl").is_file():
         return False
-    from a3c_cli.plot import read_metrics
-
     _, evals = read_metrics(run_dir)
     return any(e.get("final") and e["frames"] >= frames for e in evals)
 
@@ -261,8 +258,9 @@ STOPPING = threading.Event()  # set once the suite is stopped: no command starts
 
 def call_a3c(command: str, args: list[str], log: Path, cores: set[int] | None) -> None:
     """Run `a3c <command> args` in a fresh interpreter, on `cores` if given, its output to `log`.
-    It runs in a session of its own, so that Ctrl-C reaches it once, from stop_running: a
-    second SIGINT would make a trainer skip its last checkpoint."""
+    It runs in a session of its own, so that a stop reaches it once, from stop_running: a second
+    signal would make a trainer skip its last checkpoint."""
+
     def pin():
         if cores is not None:
             os.sched_setaffinity(0, cores)
@@ -270,8 +268,13 @@ def call_a3c(command: str, args: list[str], log: Path, cores: set[int] | None) -
     if STOPPING.is_set():
         raise KeyboardInterrupt
     with open(log, "a", encoding="utf-8") as out:
-        process = subprocess.Popen([sys.executable, "-m", "a3c_cli", command, *args], stdout=out, stderr=subprocess.STDOUT,
-                                   preexec_fn=pin, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "a3c_cli", command, *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=pin,
+            start_new_session=True,
+        )
         RUNNING.add(process)
         try:
             code = process.wait()
@@ -284,119 +287,8 @@ def call_a3c(command: str, args: list[str], log: Path, cores: set[int] | None) -
 
 
 def stop_running() -> None:
-    """Ctrl-C to every running command (a trainer then saves a checkpoint to go on from)."""
+    """SIGTERM to every running command: a trainer stops as on Ctrl-C and saves a checkpoint to go
+    on from (SIGINT would not reach one started where SIGINT is ignored, as in `nohup ... &`)."""
     STOPPING.set()
     for process in list(RUNNING):
-        process.send_signal(signal.SIGINT)
-
-
-# -- the figures ------------------------------------------------------------------------------------
-
-def game_row(run_dir: Path, game: str) -> dict:
-    from a3c_cli.bench import machine
-    from a3c_cli.plot import read_metrics
-
-    train, evals = read_metrics(run_dir)
-    returns = [r for record in train for r in record["episode_returns"]]
-    last = train[-1]
-    final = next(e for e in reversed(evals) if e.get("final"))
-    wall_s = max(last["time"], final["time"])
-    greedy = read_json(run_dir / "greedy-sticky" / "results.json")
-    random = read_json(run_dir / "random-sticky" / "results.json")
-    return {
-        "game": game, "frames": final["frames"], "updates": final["updates"],
-        "train_last100": statistics.fmean(returns[-100:]) if returns else None, "train_episodes": len(returns),
-        "greedy_sticky": episodes_summary(greedy), "random_sticky": episodes_summary(random),
-        "best_eval_during_training": max(e["eval_return"]["mean"] for e in evals),
-        "fps": round(final["frames"] / wall_s), "wall_s": round(wall_s, 1),
-        "machine": machine(), "config": read_json_yaml(run_dir / ".hydra" / "overrides.yaml"),
-    }
-
-
-def episodes_summary(results: dict) -> dict:
-    returns = [e["return"] for e in results["episodes"]]
-    return {"episodes": len(returns), **{k: round(v, 2) for k, v in results["return"].items()},
-            "cut": sum(e["cut"] for e in results["episodes"])}
-
-
-def read_json_yaml(path: Path):
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-
-
-def anchor_key(game: str) -> str:
-    """Breakout-ALE -> Breakout: the name the published tables use."""
-    return game.split("-")[0]
-
-
-def anchors_for(frames: int) -> dict:
-    return ANCHORS.get(frames, {})
-
-
-def number(value) -> str:
-    if value is None:
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
-
-
-def format_row(row: dict, frames: int) -> str:
-    g, r = row["greedy_sticky"], row["random_sticky"]
-    return (f"training (last 100) {number(row['train_last100'])}, greedy with sticky actions {number(g['mean'])} "
-            f"± {number(g['std'])}, random {number(r['mean'])}, {row['fps']:,} frames/s, {row['wall_s'] / 60:.1f} min")
-
-
-def table_rows(rows: list[dict], frames: int) -> tuple[list[str], list[list[str]]]:
-    anchors = anchors_for(frames)
-    header = ["game", "frames", "training, last 100", "greedy, sticky 0.25", "random, sticky 0.25", *anchors,
-              "frames/s", "wall, min", "commit"]
-    body = []
-    for row in rows:
-        g, r = row["greedy_sticky"], row["random_sticky"]
-        body.append([row["game"], f"{row['frames'] / 1e6:.2f} M", number(row["train_last100"]),
-                     f"{number(g['mean'])} ± {number(g['std'])} ({g['episodes']})", number(r["mean"]),
-                     *[number(a.get(anchor_key(row["game"]))) for a in anchors.values()],
-                     f"{row['fps']:,}", f"{row['wall_s'] / 60:.1f}", row["machine"]["commit"] or "-"])
-    return header, body
-
-
-def write_report(suite_dir: Path, games: list[str], settings: dict) -> None:
-    """learn.json, learn.md and learn.png from the rows written so far; the table on the terminal."""
-    frames = int(settings["frames"])
-    rows = [read_json(suite_dir / g / ROW) for g in games if (suite_dir / g / ROW).is_file()]
-    write_json(suite_dir / "learn.json", {"settings": settings, "anchors": anchors_for(frames), "rows": rows})
-    header, body = table_rows(rows, frames)
-    machine = rows[0]["machine"] if rows else {}
-    caption = (f"Learning at {frames:,} frames, {settings['workers']} workers a game, seed {settings['seed']}; "
-               f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; {machine.get('date', '?')}.")
-    markdown = [caption, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    markdown += ["| " + " | ".join(cells) + " |" for cells in body]
-    with atomic_path(suite_dir / "learn.md") as tmp:
-        tmp.write_text("\n".join(markdown) + "\n", encoding="utf-8")
-    print_table(header, body, f"a3c bench learn: {len(rows)} of {len(games)} games at {frames:,} frames")
-    if rows:
-        from a3c_cli.plot import plot_suite
-
-        plot_suite([suite_dir / r["game"] for r in rows], rows, anchors_for(frames), suite_dir / "learn.png")
-    print(f"written: {suite_dir / 'learn.json'}, learn.md, learn.png")
-
-
-def print_table(header: list[str], body: list[list[str]], title: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for i, column in enumerate(header):
-        table.add_column(column, justify="left" if i == 0 else "right")
-    for cells in body:
-        table.add_row(*cells)
-    Console().print(table)
-
-
-def read_json(path: Path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def write_json(path: Path, data) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        process.send_signal(signal.SIGTERM)

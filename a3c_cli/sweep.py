@@ -26,10 +26,19 @@ from rich.text import Text
 
 from a3c_cli.errors import RunFailed, UsageError
 from a3c_cli.files import atomic_path
-from a3c_cli.plot import METRICS, find_runs, hydra_file, natural_order, read_metrics, runs_under
 from a3c_cli.progress import clock, number
+from a3c_cli.rundir import (
+    METRICS,
+    RESULT,
+    find_runs,
+    hydra_file,
+    natural_order,
+    read_metrics,
+    read_result,
+    runs_under,
+    write_result,
+)
 
-RESULT = "result.json"
 OPTUNA_RESULTS = "optimization_results.yaml"
 STATUSES = ("completed", "failed")
 CSV_COLUMNS = ["rank", "job", "status", "overrides", "game", "workers", "frames", "wall_s", "fps",
@@ -73,19 +82,13 @@ def job_result(run_dir: str | Path) -> dict:
     }
 
 
-def read_result(run_dir: Path) -> dict:
-    path = run_dir / RESULT
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
 def write_job_result(run_dir: str | Path, status: str, value: float | None, error: str | None) -> None:
     """run_dir/result.json, written as the job ends, whether it completed or failed."""
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
     # JSON has no infinity: the trainer returns -inf when nothing was evaluated
     finite = value if isinstance(value, (int, float)) and math.isfinite(value) else None
-    with atomic_path(Path(run_dir) / RESULT) as tmp:
-        tmp.write_text(json.dumps({"status": status, "value": finite, "error": error}) + "\n", encoding="utf-8")
+    write_result(run_dir, {"status": status, "value": finite, "error": error})
 
 
 # --- a sweep -------------------------------------------------------------------------------------
@@ -131,9 +134,13 @@ def write_summary(sweep_dir: str | Path, rows: list[dict]) -> tuple[Path, Path]:
         writer = csv.DictWriter(f, CSV_COLUMNS)
         writer.writeheader()
         for rank, row in enumerate(rows, start=1):
-            writer.writerow({**{k: row[k] for k in CSV_COLUMNS[1:]}, "rank": rank, "overrides": " ".join(row["overrides"])})
+            cells = {k: row[k] for k in CSV_COLUMNS[1:]}
+            writer.writerow({**cells, "rank": rank, "overrides": " ".join(row["overrides"])})
     best = best_row(rows)
-    summary: dict[str, Any] = {"runs": rows, "best": best and {"run_dir": best["run_dir"], "overrides": best["overrides"]}}
+    summary: dict[str, Any] = {
+        "runs": rows,
+        "best": best and {"run_dir": best["run_dir"], "overrides": best["overrides"]},
+    }
     optuna = optuna_results(sweep_dir)
     if optuna:
         summary["optuna"] = optuna
@@ -144,6 +151,7 @@ def write_summary(sweep_dir: str | Path, rows: list[dict]) -> tuple[Path, Path]:
 
 # --- printing ------------------------------------------------------------------------------------
 
+
 def summary_table(rows: list[dict], title: str) -> Table:
     table = Table(title=title)
     table.add_column("rank", justify="right", no_wrap=True)
@@ -153,9 +161,17 @@ def summary_table(rows: list[dict], title: str) -> Table:
     table.add_column("status", min_width=len("unfinished"))
     table.add_column("run dir", overflow="fold")
     for rank, row in enumerate(rows, start=1):
-        table.add_row(str(rank), " ".join(row["overrides"]) or "-", f"{row['frames']:,}", clock(row["wall_s"]),
-                      number(row["fps"], 0), number(row["best_eval"]), number(row["final_eval"]),
-                      status_cell(row), shown_path(row["run_dir"]))
+        table.add_row(
+            str(rank),
+            " ".join(row["overrides"]) or "-",
+            f"{row['frames']:,}",
+            clock(row["wall_s"]),
+            number(row["fps"], 0),
+            number(row["best_eval"]),
+            number(row["final_eval"]),
+            status_cell(row),
+            shown_path(row["run_dir"]),
+        )
     return table
 
 
@@ -163,7 +179,7 @@ def status_cell(row: dict) -> Text:
     style = {"completed": "green", "failed": "red"}.get(row["status"], "yellow")
     cell = Text(row["status"], style=style)
     if row["error"]:
-        error = row["error"] if len(row["error"]) <= ERROR_WIDTH else row["error"][:ERROR_WIDTH - 1] + "…"
+        error = row["error"] if len(row["error"]) <= ERROR_WIDTH else row["error"][: ERROR_WIDTH - 1] + "…"
         cell.append("\n" + error, style="dim")
     return cell
 
@@ -181,19 +197,24 @@ def print_summary(console: Console, rows: list[dict], title: str, optuna: dict |
         console.print("best: none (no run has an evaluation yet)")
     else:
         overrides = " ".join(best["overrides"]) or "no overrides"
-        console.print(f"best: {shown_path(best['run_dir'])} ({overrides}) best eval {number(best['best_eval'])}",
-                      highlight=False)
+        console.print(
+            f"best: {shown_path(best['run_dir'])} ({overrides}) best eval {number(best['best_eval'])}", highlight=False
+        )
     if optuna:
         params = " ".join(f"{k}={v}" for k, v in optuna["best_params"].items())
         console.print(f"optuna best: {params} (value {optuna['best_value']})", highlight=False)
 
 
 def report_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="a3c report", description="Summarize runs or sweeps in one table, best first.")
-    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                        help="a sweep directory, a folder of runs or a run directory")
-    parser.add_argument("--write", action="store_true",
-                        help="also write summary.csv and summary.json into PATH (one PATH only)")
+    parser = argparse.ArgumentParser(
+        prog="a3c report", description="Summarize runs or sweeps in one table, best first."
+    )
+    parser.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="a sweep directory, a folder of runs or a run directory"
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="also write summary.csv and summary.json into PATH (one PATH only)"
+    )
     args = parser.parse_args(argv)
     if args.write and len(args.paths) != 1:
         raise UsageError(f"--write takes one PATH, not {len(args.paths)}: the summary files go into it")
@@ -209,6 +230,7 @@ def report_command(argv: list[str]) -> int:
 
 
 # --- Hydra callback ------------------------------------------------------------------------------
+
 
 class SweepSummary(Callback):
     """Enable with hydra.callbacks.sweep_summary._target_=a3c_cli.sweep.SweepSummary."""

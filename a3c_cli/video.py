@@ -20,12 +20,12 @@ from a3c_cli.files import atomic_path
 def write_mp4(frames: Sequence[np.ndarray], path: str | Path, fps: float, scale: int = 1) -> Path:
     """H.264 in yuv420p, which browsers and ordinary players open; odd sizes are padded to even."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        # macro_block_size=1: imageio would otherwise rescale (blur) sizes that are not multiples of 16
-        with imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p",
-                                quality=8, macro_block_size=1, output_params=["-movflags", "+faststart"]) as writer:
-            for frame in _prepared(frames, scale):
-                writer.append_data(_padded_to_even(frame))
+    # macro_block_size=1: imageio would otherwise rescale (blur) sizes that are not multiples of 16
+    with atomic_path(path) as tmp, imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264",
+                                                      pixelformat="yuv420p", quality=8, macro_block_size=1,
+                                                      output_params=["-movflags", "+faststart"]) as writer:
+        for frame in _prepared(frames, scale):
+            writer.append_data(_padded_to_even(frame))
     return path
 
 

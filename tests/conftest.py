@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import os
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import multiprocessing as mp
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -67,9 +67,11 @@ def in_fresh_process(fn, *args):
         return pool.submit(fn, *args).result(timeout=120)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def atari_roms():
-    """Pong and Breakout come from ale-py's ROMs, imported into stable-retro as `a3c train` does."""
+    """Pong and Breakout come from ale-py's ROMs, imported into stable-retro as `a3c train` does.
+    It writes to stable-retro's data folder, so it is opt-in: a test that plays Pong-Atari2600 or
+    Breakout-Atari2600 asks for it (an argument, or @pytest.mark.usefixtures("atari_roms"))."""
     from a3c_cli.games.roms import ensure_rom
 
     for game in ("Pong-Atari2600-v0", "Breakout-Atari2600-v0"):

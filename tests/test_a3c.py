@@ -110,7 +110,11 @@ def single_environment_gradient(model: ActorCritic, rollout: Rollout) -> list[to
     log_probs = torch.log_softmax(logits, -1)
     chosen = log_probs.gather(1, rollout.actions[:, 0:1]).squeeze(1)
     entropy = -(log_probs.exp() * log_probs).sum()
-    loss = -(chosen * advantages).sum() + CFG["value_coef"] * 0.5 * (returns - values).pow(2).sum() - CFG["entropy_coef"] * entropy
+    loss = (
+        -(chosen * advantages).sum()
+        + CFG["value_coef"] * 0.5 * (returns - values).pow(2).sum()
+        - CFG["entropy_coef"] * entropy
+    )
     return list(torch.autograd.grad(loss, list(model.parameters())))
 
 
@@ -138,10 +142,17 @@ def test_every_update_applies_exactly_the_gradient_of_its_rollout(envs):
             assert (b - p.detach() - g).norm() <= 1e-4 * g.norm()
 
 
-@pytest.mark.parametrize("shared_kind, reference_kind, kwargs", [
-    (SharedAdam, torch.optim.Adam, {"lr": 1e-3}),
-    (SharedRMSprop, torch.optim.RMSprop, {"lr": 1e-3, "alpha": 0.99, "eps": 1e-5, "centered": True, "momentum": 0.5}),
-])
+@pytest.mark.parametrize(
+    "shared_kind, reference_kind, kwargs",
+    [
+        (SharedAdam, torch.optim.Adam, {"lr": 1e-3}),
+        (
+            SharedRMSprop,
+            torch.optim.RMSprop,
+            {"lr": 1e-3, "alpha": 0.99, "eps": 1e-5, "centered": True, "momentum": 0.5},
+        ),
+    ],
+)
 def test_shared_optimizers_follow_torchs_update_rule(shared_kind, reference_kind, kwargs):
     """Statistics created up front must behave like torch's lazily created ones."""
     torch.manual_seed(0)
@@ -181,15 +192,23 @@ def test_the_logged_parts_of_the_loss_are_means_per_decision():
     certain one's is 0, whatever the rollout length and number of environments."""
     steps, envs, actions = 5, 3, 4
     chosen = torch.zeros(steps, envs, dtype=torch.int64)
-    _, parts = a3c_loss(torch.zeros(steps, envs, actions), torch.zeros(steps, envs), chosen,
-                        advantages=torch.ones(steps, envs), returns=torch.full((steps, envs), 2.0),
-                        value_coef=0.5, entropy_coef=0.01)
+    _, parts = a3c_loss(
+        torch.zeros(steps, envs, actions),
+        torch.zeros(steps, envs),
+        chosen,
+        advantages=torch.ones(steps, envs),
+        returns=torch.full((steps, envs), 2.0),
+        value_coef=0.5,
+        entropy_coef=0.01,
+    )
     assert parts["entropy"] == pytest.approx(math.log(actions))
     assert parts["policy_loss"] == pytest.approx(math.log(actions))  # -log(1/actions) x advantage 1
-    assert parts["value_loss"] == pytest.approx(0.5 * 2.0 ** 2)
+    assert parts["value_loss"] == pytest.approx(0.5 * 2.0**2)
     certain = torch.zeros(steps, envs, actions)
     certain[..., 0] = 50.0
-    _, parts = a3c_loss(certain, torch.zeros(steps, envs), chosen, torch.ones(steps, envs), torch.zeros(steps, envs), 0.5, 0.01)
+    _, parts = a3c_loss(
+        certain, torch.zeros(steps, envs), chosen, torch.ones(steps, envs), torch.zeros(steps, envs), 0.5, 0.01
+    )
     assert parts["entropy"] < 1e-6 and parts["policy_loss"] < 1e-6
 
 
@@ -230,9 +249,12 @@ def test_learning_from_the_actors_graph_equals_a_fresh_pass_over_its_rollout():
         torch.testing.assert_close(rollout.logits, logits)
         torch.testing.assert_close(rollout.values, values)
         weights = torch.randn_like(logits), torch.randn_like(values)
-        acted = torch.autograd.grad((rollout.logits * weights[0]).sum() + (rollout.values * weights[1]).sum(),
-                                    list(model.parameters()))
-        fresh = torch.autograd.grad((logits * weights[0]).sum() + (values * weights[1]).sum(), list(fresh_model.parameters()))
+        acted = torch.autograd.grad(
+            (rollout.logits * weights[0]).sum() + (rollout.values * weights[1]).sum(), list(model.parameters())
+        )
+        fresh = torch.autograd.grad(
+            (logits * weights[0]).sum() + (values * weights[1]).sum(), list(fresh_model.parameters())
+        )
         for a, f in zip(acted, fresh):
             assert (a - f).norm() <= 1e-4 * f.norm() + 1e-7
 
@@ -256,6 +278,7 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("game, optim", [("memory", "adam"), ("memory", "rmsprop"), ("Pong-ALE", "adam")])
 def test_a_worker_imports_next_to_nothing_after_the_fork_server_forked_it(game, optim):
     """What a worker imports after the fork is private memory in each worker; what the fork server
@@ -263,8 +286,9 @@ def test_a_worker_imports_next_to_nothing_after_the_fork_server_forked_it(game, 
     torch._dynamo: 800 modules (sympy among them), 90 MB in each worker when it came after the
     fork; ale_py, 7 MB."""
     cfg = config(f"game={game}", f"optim={optim}")
-    result = subprocess.run([sys.executable, "-c", WORKER_AFTER_THE_FORK, json.dumps(cfg)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER_AFTER_THE_FORK, json.dumps(cfg)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     imported = json.loads(result.stdout.splitlines()[-1])
     assert len(imported) <= 5, imported

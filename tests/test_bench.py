@@ -2,7 +2,10 @@
 
 import json
 
+import pytest
 from conftest import a3c
+
+pytestmark = pytest.mark.slow  # the real command line, in a fresh interpreter
 
 
 def test_bench_measures_the_emulator_limit_training_and_memory(tmp_path):
@@ -25,5 +28,7 @@ def test_bench_measures_the_emulator_limit_training_and_memory(tmp_path):
 def test_bench_refuses_a_bad_duration_in_one_line(tmp_path):
     result = a3c("bench", "seconds=soon", cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["a3c bench: error: seconds=soon: give at least 5 seconds per phase (e.g. seconds=60)"]
+    assert result.stderr.strip().splitlines() == [
+        "a3c bench: error: seconds=soon: give at least 5 seconds per phase (e.g. seconds=60)"
+    ]
     assert not (tmp_path / "outputs").exists()

@@ -2,9 +2,10 @@
 
 import re
 
-from a3c_cli.games.roms import game_rows
-
+import pytest
 from conftest import GAMES, a3c
+
+from a3c_cli.catalog import game_rows
 
 
 def table_row(output: str, name: str) -> str:
@@ -12,6 +13,7 @@ def table_row(output: str, name: str) -> str:
     return next(line for line in output.splitlines() if re.match(rf"\s*{re.escape(name)}\s", line))
 
 
+@pytest.mark.slow
 def test_importing_ales_atari_roms_twice_reports_pong_both_times():
     first = a3c("roms", "import", "--atari")
     second = a3c("roms", "import", "--atari")
@@ -23,6 +25,7 @@ def test_importing_ales_atari_roms_twice_reports_pong_both_times():
     assert re.search(r"imported 0 games, \d+ already present", second.stdout)
 
 
+@pytest.mark.slow
 def test_importing_only_junk_exits_1_and_names_it(tmp_path):
     junk = tmp_path / "notes.txt"
     junk.write_text("not a ROM")
@@ -33,6 +36,7 @@ def test_importing_only_junk_exits_1_and_names_it(tmp_path):
     assert f"not recognised: {junk}" in result.stdout
 
 
+@pytest.mark.slow
 def test_importing_a_missing_path_or_nothing_is_one_line_exit_2(tmp_path):
     missing = a3c("roms", "import", str(tmp_path / "nope"))
     nothing = a3c("roms", "import")
@@ -44,14 +48,23 @@ def test_importing_a_missing_path_or_nothing_is_one_line_exit_2(tmp_path):
     assert "--atari" in nothing.stderr
 
 
+@pytest.mark.slow
 def test_games_lists_airstriker_with_its_rom_and_config_file():
     result = a3c("games", "airstriker")
 
     assert result.returncode == 0, result.stderr
-    assert table_row(result.stdout, "Airstriker-Genesis").split() == ["Airstriker-Genesis", "Genesis", "present", "1:", "Level1", "yes"]
+    assert table_row(result.stdout, "Airstriker-Genesis").split() == [
+        "Airstriker-Genesis",
+        "Genesis",
+        "present",
+        "1:",
+        "Level1",
+        "yes",
+    ]
     assert "a3c roms import PATH" in result.stdout and "a3c roms import --atari" in result.stdout
 
 
+@pytest.mark.slow
 def test_games_configured_lists_every_config_file_first_and_nothing_else():
     result = a3c("games", "--configured")
 
@@ -61,6 +74,8 @@ def test_games_configured_lists_every_config_file_first_and_nothing_else():
     assert f"{len(GAMES)} games, {len(GAMES)} with a config file" in result.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("atari_roms")
 def test_games_by_system_with_rom_present():
     result = a3c("games", "atari2600", "--present")
 
@@ -70,6 +85,7 @@ def test_games_by_system_with_rom_present():
     assert rows and all(row[1:3] == ["Atari2600", "present"] for row in rows)
 
 
+@pytest.mark.slow
 def test_no_match_says_so_and_exits_0():
     result = a3c("games", "no-such-game-at-all")
 

@@ -6,13 +6,12 @@ import random
 
 import pytest
 import torch
+from conftest import config
 
 from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.errors import UsageError
 from a3c_cli.model import build_model
 from a3c_cli.optim import build_optimizer
-
-from conftest import config
 
 
 @pytest.fixture
@@ -42,7 +41,7 @@ def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, checkpoint):
     save_checkpoint(checkpoint, path)
     good = path.read_bytes()
     broken = {**checkpoint, "unpicklable": lambda: None}  # torch.save fails half-way through
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017  (whatever torch raises: the point is the file left whole)
         save_checkpoint(broken, path)
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]  # no temporary file left
@@ -96,3 +95,23 @@ def test_a_foreign_file_is_refused(tmp_path):
         load_checkpoint(path)
     with pytest.raises(UsageError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_a_checkpoint_of_another_game_action_set_or_lstm_is_refused_in_one_line(tmp_path, checkpoint):
+    """What `a3c test` and `a3c train resume=...` refuse before playing (test_play.py and
+    test_resume.py do it on a trained run, slowly): here on a checkpoint made in this process."""
+    from a3c_cli.play import check_compatible
+
+    path = tmp_path / "best.pt"
+    game = checkpoint["config"]["game"]
+    check_compatible(checkpoint, path, game, None)  # fits: nothing raised
+    check_compatible(checkpoint, path, game, 32)
+    refusals = [
+        ({**config("game=memory")["game"]}, None, f"was trained on {game['name']}, not memory"),
+        ({**game, "actions": [["LEFT"], ["RIGHT"]]}, None, f"trained with {len(game['actions'])} actions"),
+        (game, 128, "has an LSTM of size 32, not lstm_size=128"),
+    ]
+    for other, lstm_size, says in refusals:
+        with pytest.raises(UsageError, match=says.replace("(", r"\(")) as refused:
+            check_compatible(checkpoint, path, other, lstm_size)
+        assert "\n" not in str(refused.value)

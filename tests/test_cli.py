@@ -1,6 +1,8 @@
 import pytest
-
 from conftest import a3c
+
+# the real command line, in a fresh interpreter (test_cli_in_process.py: the same errors, in this process)
+pytestmark = pytest.mark.slow
 
 
 def test_top_level_help_lists_commands():
@@ -14,7 +16,9 @@ def test_train_help_is_hydras():
     result = a3c("train", "--help")
     assert result.returncode == 0
     listed = next(line for line in result.stdout.splitlines() if line.startswith("game: "))
-    assert {"Airstriker-Genesis", "Pong-Atari2600", "Breakout-Atari2600", "memory", "retro", "ale"} <= set(listed[6:].split(", "))
+    assert {"Airstriker-Genesis", "Pong-Atari2600", "Breakout-Atari2600", "memory", "retro", "ale"} <= set(
+        listed[6:].split(", ")
+    )
 
 
 def test_cfg_job_accepts_stable_retro_ids_with_version_suffix():
@@ -24,17 +28,20 @@ def test_cfg_job_accepts_stable_retro_ids_with_version_suffix():
     assert "lstm_size: 128" in result.stdout
 
 
-@pytest.mark.parametrize("args, says", [
-    (["train", "game=Nope"], "unknown game 'Nope'"),
-    (["train", "workers=0"], "workers=0"),
-    (["train", "optim.lr=-1"], "optim.lr=-1"),
-    (["train", "optim.lr=abc"], "optim.lr=abc"),
-    (["train", "game.frame_skipp=2"], "unknown key 'game.frame_skipp'"),
-    (["train", "optim=sgd"], "unknown optim 'sgd'"),
-    (["train", "-m", "optim.lr=1e-4,-1"], "optim.lr=-1"),
-    (["train", "max_frames=[1"], "cannot parse overrides"),
-    (["fly"], "unknown command 'fly'"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["train", "game=Nope"], "unknown game 'Nope'"),
+        (["train", "workers=0"], "workers=0"),
+        (["train", "optim.lr=-1"], "optim.lr=-1"),
+        (["train", "optim.lr=abc"], "optim.lr=abc"),
+        (["train", "game.frame_skipp=2"], "unknown key 'game.frame_skipp'"),
+        (["train", "optim=sgd"], "unknown optim 'sgd'"),
+        (["train", "-m", "optim.lr=1e-4,-1"], "optim.lr=-1"),
+        (["train", "max_frames=[1"], "cannot parse overrides"),
+        (["fly"], "unknown command 'fly'"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_no_traceback(args, says):
     result = a3c(*args)
     assert result.returncode == 2

@@ -1,9 +1,8 @@
 import pytest
-
-from a3c_cli.config import validate
-from a3c_cli.errors import UsageError
-
 from conftest import GAMES, config, game_config
+
+from a3c_cli.errors import UsageError
+from a3c_cli.validation import validate
 
 
 @pytest.mark.parametrize("game", GAMES)
@@ -61,3 +60,21 @@ def test_validate_names_the_bad_key(override, key):
         return
     with pytest.raises(UsageError, match=key.replace(".", r"\.")):
         validate(cfg)
+
+
+def test_a_time_limit_given_alone_drops_the_default_frame_limit():
+    """`a3c train max_minutes=15` runs 15 minutes, not until the default max_frames comes first."""
+    from a3c_cli.compose import given_limits_win
+    from a3c_cli.trainer import limits_text
+
+    cfg = config("max_minutes=15")
+    given_limits_win(cfg, ["max_minutes=15"])
+    validate(cfg)
+    assert cfg["max_frames"] is None and limits_text(cfg) == "stops after 15 minutes"
+    both = config("max_minutes=15", "max_frames=2000000")
+    given_limits_win(both, ["max_minutes=15", "max_frames=2000000"])
+    assert both["max_frames"] == 2_000_000
+    assert limits_text(both) == "stops at 2,000,000 frames or after 15 minutes, whichever comes first"
+    default = config()
+    given_limits_win(default, [])
+    assert default["max_frames"] == 500_000 and limits_text(default) == "stops at 500,000 frames"

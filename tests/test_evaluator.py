@@ -1,11 +1,14 @@
 """The evaluator's greedy episodes: all at once, in processes of their own, on real Pong."""
 
+import pytest
 import torch
+from conftest import game_config, in_fresh_process
 
-from a3c_cli.evaluator import play_episode, play_greedy_episodes
+from a3c_cli.episodes import play_episode, play_greedy_episodes
 from a3c_cli.games.make import check_game, make_env, make_eval_envs
 from a3c_cli.model import ActorCritic
-from conftest import game_config, in_fresh_process
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("atari_roms")]  # real Pong, in processes of their own
 
 EPISODES, SEED = 3, 100
 

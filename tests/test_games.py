@@ -5,13 +5,12 @@ import zlib
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import GAMES, config, game_config, in_fresh_process
 
 from a3c_cli.errors import UsageError
 from a3c_cli.games.make import check_game, make_env, resolve_actions
 from a3c_cli.games.roms import rom_present
 from a3c_cli.games.wrappers import ButtonCombos, RetroFrameSkip, StickyFrameSkip
-
-from conftest import GAMES, config, game_config, in_fresh_process
 
 
 def play_a_little(game: dict, frame_size: int, steps: int):
@@ -27,6 +26,8 @@ def play_a_little(game: dict, frame_size: int, steps: int):
     return env.action_space.n, shapes, obs.dtype.str
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("atari_roms")
 @pytest.mark.parametrize("name", GAMES)
 def test_every_game_makes_an_environment_with_its_action_set(name):
     cfg = game_config(name)
@@ -45,6 +46,7 @@ def test_every_game_makes_an_environment_with_its_action_set(name):
     assert shapes == {(1, 42, 42)} and dtype == "|u1"
 
 
+@pytest.mark.slow
 def test_the_step_limit_truncates_an_episode_rather_than_ending_the_game():
     game = {**config()["game"], "frame_skip": 4, "max_episode_steps": 5, "sticky_prob": 0.0}
 
@@ -59,6 +61,8 @@ def _five_steps(game):
     return [tuple(env.step(0)[2:4]) for _ in range(5)]
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("atari_roms")
 def test_an_episode_without_a_reward_for_too_long_is_cut():
     """game.max_steps_without_reward, on a real game of Pong that the right paddle never plays:
     with the longest run of steps without a point as the limit, the episode is cut (truncated,
@@ -81,12 +85,15 @@ def test_an_episode_without_a_reward_for_too_long_is_cut():
     assert played_out == whole
 
 
+@pytest.mark.slow
 def test_sticky_actions_make_episodes_differ():
     game = {**config()["game"], "sticky_prob": 0.25, "max_episode_steps": 200}
     first, second = in_fresh_process(_episode_pixel_sums, game, (1, 2), 200)
     assert first != second
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("atari_roms")
 @pytest.mark.parametrize("name", ["Pong-Atari2600", "Pong-ALE"])
 def test_no_op_starts_make_the_episodes_of_a_deterministic_game_differ(name):
     game = game_config(name)["game"]
@@ -112,6 +119,8 @@ def _episode_pixel_sums(game, seeds, steps, noop_starts=False):
     return episodes
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("atari_roms")
 def test_the_frame_skip_inside_stable_retro_plays_as_stepping_it_frame_by_frame():
     """RetroFrameSkip reads the screen and RAM once per agent step: under the same actions and
     the same sticky-action draws it must show the frames, pay the rewards and end the game where
@@ -149,6 +158,7 @@ def _one_game(game, frame_skip):
     return steps
 
 
+@pytest.mark.slow
 def test_a_turbo_button_is_tapped_every_other_step_from_the_start_of_each_episode():
     """Airstriker fires on B's press only, so a held B is released and pressed in turn; each
     episode starts from the same phase, also after an episode of an odd number of steps."""
@@ -191,6 +201,8 @@ def _pads_sent(game, action, episode_lengths):
     return b_pressed, left_pressed
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("atari_roms")
 def test_pongs_end_stop_keeps_the_paddle_in_view_at_the_bottom_of_the_field():
     """stable-retro's Pong turns the paddle past the bottom of the field while DOWN is held, out of
     the picture; the game file's end stop lets go of DOWN there, so the paddle stays in view (in
@@ -209,6 +221,8 @@ def test_pongs_end_stop_keeps_the_paddle_in_view_at_the_bottom_of_the_field():
     assert stopped["down"][:8] == free["down"][:8]  # away from the bottom, the same paddle
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("atari_roms")
 def test_pongs_end_stop_leaves_the_score_whole():
     """The end stop reads the paddle at every frame inside the frame skip: every point of a whole
     game of Pong (random actions, DOWN held often at the bottom) must still be paid, 21 to the
@@ -236,9 +250,9 @@ def _one_episode(game, random_actions: bool):
 
 
 def _paddle_rows_holding_down_then_up(game):
-    """From the top of the field, hold DOWN for 30 agent steps, then UP for 15: after each step, how many rows of the right
-    paddle's colour the field shows (16: the whole paddle), and whether the agent's cropped
-    42x42 frame still differs from one without the paddle."""
+    """From the top of the field, hold DOWN for 30 agent steps, then UP for 15: after each step, how
+    many rows of the right paddle's colour the field shows (16: the whole paddle), and whether the
+    agent's cropped 42x42 frame still differs from one without the paddle."""
     env = make_env(game, 42, render_mode="rgb_array")
     down, up = game["actions"].index(["DOWN"]), game["actions"].index(["UP"])
     env.reset(seed=0)
@@ -264,6 +278,7 @@ def _paddle_rows_holding_down_then_up(game):
 PONG_RIGHT_PADDLE = np.array([92, 186, 92], dtype=np.uint8)  # the agent's paddle's green
 
 
+@pytest.mark.usefixtures("atari_roms")
 def test_an_end_stop_on_a_button_the_system_lacks_is_a_usage_error():
     game = {**game_config("Pong-Atari2600")["game"], "end_stop": {"button": "TRIANGLE", "address": 179, "at": 180}}
     with pytest.raises(UsageError, match="game.end_stop.button=TRIANGLE: no Atari2600 button"):

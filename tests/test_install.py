@@ -4,7 +4,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
+
+pytestmark = pytest.mark.slow  # pip install, then a fresh interpreter
 
 
 def test_configs_are_found_from_a_plain_install(tmp_path):
@@ -13,8 +16,11 @@ def test_configs_are_found_from_a_plain_install(tmp_path):
                    check=True, capture_output=True, text=True, timeout=300)
     assert (target / "a3c_cli" / "conf" / "game" / "Airstriker-Genesis.yaml").is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
-    probe = "import a3c_cli.conf, sys; print(a3c_cli.conf.__file__); sys.argv = ['a3c', 'train', '--cfg', 'job', 'game=Pong-Atari2600']; from a3c_cli.cli import main; main()"
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    probe = ("import a3c_cli.conf, sys; print(a3c_cli.conf.__file__); "
+             "sys.argv = ['a3c', 'train', '--cfg', 'job', 'game=Pong-Atari2600']; from a3c_cli.cli import main; main()")
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith(str(target))  # not the checkout's conf/
     assert "id: Pong-Atari2600-v0" in result.stdout

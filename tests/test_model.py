@@ -21,7 +21,9 @@ def test_a_rollout_pass_equals_acting_step_by_step():
         torch.testing.assert_close(step_values[0], values[t])
     torch.testing.assert_close(state, final)
     for b in range(3):
-        alone_logits, alone_values, _ = model(frames[:, b : b + 1], (state0[0][b : b + 1], state0[1][b : b + 1]), starts[:, b : b + 1])
+        alone_logits, alone_values, _ = model(
+            frames[:, b : b + 1], (state0[0][b : b + 1], state0[1][b : b + 1]), starts[:, b : b + 1]
+        )
         torch.testing.assert_close(alone_logits[:, 0], logits[:, b])
         torch.testing.assert_close(alone_values[:, 0], values[:, b])
 

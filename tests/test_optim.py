@@ -2,6 +2,7 @@
 
 import multiprocessing as mp
 
+import pytest
 import torch
 from torch import nn
 
@@ -28,6 +29,7 @@ def run_children(model, optimizer, children=2, steps=5):
         assert p.exitcode == 0
 
 
+@pytest.mark.slow
 def test_shared_adam_statistics_are_updated_by_every_process():
     model = nn.Linear(4, 2).share_memory()
     before = model.weight.detach().clone()
@@ -40,6 +42,7 @@ def test_shared_adam_statistics_are_updated_by_every_process():
     assert not torch.equal(before, model.weight)
 
 
+@pytest.mark.slow
 def test_shared_rmsprop_statistics_are_updated_by_every_process():
     model = nn.Linear(4, 2).share_memory()
     optimizer = SharedRMSprop(model.parameters(), lr=1e-3)
@@ -49,6 +52,7 @@ def test_shared_rmsprop_statistics_are_updated_by_every_process():
         assert torch.all(optimizer.state[p]["square_avg"] > 0)
 
 
+@pytest.mark.slow
 def test_private_statistics_stay_in_each_worker():
     model = nn.Linear(4, 2).share_memory()
     before = model.weight.detach().clone()
@@ -58,11 +62,52 @@ def test_private_statistics_stay_in_each_worker():
 
 def test_build_optimizer_follows_the_config():
     model = nn.Linear(4, 2)
-    adam = {"name": "adam", "lr": 1e-4, "eps": 1e-8, "weight_decay": 0.0, "shared": True, "beta1": 0.9, "beta2": 0.999, "amsgrad": False}
+    adam = {
+        "name": "adam",
+        "lr": 1e-4,
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "shared": True,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "amsgrad": False,
+    }
     assert isinstance(build_optimizer(adam, model.parameters()), SharedAdam)
     private = build_optimizer({**adam, "shared": False}, model.parameters())
     assert type(private) is torch.optim.Adam and not private.state
-    rms = {"name": "rmsprop", "lr": 7e-4, "eps": 1e-5, "weight_decay": 0.0, "shared": True, "alpha": 0.99, "momentum": 0.0, "centered": False}
+    rms = {
+        "name": "rmsprop",
+        "lr": 7e-4,
+        "eps": 1e-5,
+        "weight_decay": 0.0,
+        "shared": True,
+        "alpha": 0.99,
+        "momentum": 0.0,
+        "centered": False,
+    }
     optimizer = build_optimizer(rms, model.parameters())
     assert isinstance(optimizer, SharedRMSprop)
     assert all(s["square_avg"].is_shared() for s in optimizer.state.values())
+
+
+def test_shared_statistics_are_made_up_front_in_shared_memory_and_updated_in_place():
+    """What lets every worker's step update one set of statistics (the process tests above, in
+    this process): each state tensor exists before the first step, lives in shared memory, and a
+    step writes into it rather than replacing it."""
+    for kind, kwargs in (
+        (SharedAdam, {"lr": 1e-3, "amsgrad": True}),
+        (SharedRMSprop, {"lr": 1e-3, "momentum": 0.5, "centered": True}),
+    ):
+        model = nn.Linear(4, 2).share_memory()
+        optimizer = kind(model.parameters(), **kwargs)
+        storage = {(id(p), k): v.data_ptr() for p, s in optimizer.state.items() for k, v in s.items()}
+        assert len(optimizer.state) == 2 and all(v.is_shared() for s in optimizer.state.values() for v in s.values())
+        for _ in range(3):
+            for p in model.parameters():
+                p.grad = torch.ones_like(p)
+            optimizer.step()
+        assert {(id(p), k): v.data_ptr() for p, s in optimizer.state.items() for k, v in s.items()} == storage, kind
+        assert all(s["step"].item() == 3 for s in optimizer.state.values())
+        assert all(
+            torch.all(s["exp_avg_sq" if kind is SharedAdam else "square_avg"] > 0) for s in optimizer.state.values()
+        )

@@ -6,10 +6,11 @@ import cv2
 import imageio.v3 as iio
 import pytest
 import torch
+from conftest import a3c
 
 from a3c_cli.games.roms import rom_present
 
-from conftest import a3c
+pytestmark = pytest.mark.slow  # a real training run, then the real command line
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,9 @@ def trained(tmp_path_factory):
 
 
 def test_plays_the_published_best_model_and_saves_the_results(trained, tmp_path):
-    result = a3c("test", "game=memory", "episodes=4", f"checkpoints_dir={trained / 'checkpoints'}", f"hydra.run.dir={tmp_path}")
+    result = a3c(
+        "test", "game=memory", "episodes=4", f"checkpoints_dir={trained / 'checkpoints'}", f"hydra.run.dir={tmp_path}"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["checkpoint"] == str(trained / "checkpoints" / "memory" / "best.pt")
@@ -33,7 +36,10 @@ def test_plays_the_published_best_model_and_saves_the_results(trained, tmp_path)
     assert results["return"]["min"] == min(returns) and results["return"]["max"] == max(returns)
     assert all(e["length"] == 7 for e in results["episodes"])  # cue, 5 blank frames, question
     assert "memory: 4 episodes" in result.stdout and "mean" in result.stdout
-    assert results["trained_frames"] == torch.load(trained / "checkpoints" / "memory" / "best.pt", weights_only=True)["counters"]["frames"]
+    assert (
+        results["trained_frames"]
+        == torch.load(trained / "checkpoints" / "memory" / "best.pt", weights_only=True)["counters"]["frames"]
+    )
 
 
 def mp4_frames(path):
@@ -45,12 +51,24 @@ def mp4_frames(path):
 
 
 def test_record_writes_videos_with_one_frame_per_step(trained, tmp_path):
-    result = a3c("test", "game=memory", "episodes=2", "record=both", "sample=true",
-                 f"checkpoint={trained / 'run' / 'checkpoints' / 'latest.pt'}", f"hydra.run.dir={tmp_path}")
+    result = a3c(
+        "test",
+        "game=memory",
+        "episodes=2",
+        "record=both",
+        "sample=true",
+        f"checkpoint={trained / 'run' / 'checkpoints' / 'latest.pt'}",
+        f"hydra.run.dir={tmp_path}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["policy"] == "sample"
-    assert sorted(p.name for p in tmp_path.glob("episode-*")) == ["episode-01.gif", "episode-01.mp4", "episode-02.gif", "episode-02.mp4"]
+    assert sorted(p.name for p in tmp_path.glob("episode-*")) == [
+        "episode-01.gif",
+        "episode-01.mp4",
+        "episode-02.gif",
+        "episode-02.mp4",
+    ]
     for i, episode in enumerate(results["episodes"], 1):
         shown = episode["length"] + 1  # the first screen, then one after each step
         assert mp4_frames(tmp_path / f"episode-{i:02d}.mp4") == shown
@@ -62,18 +80,27 @@ def test_record_writes_videos_with_one_frame_per_step(trained, tmp_path):
 def test_render_without_a_display_records_instead(trained, tmp_path, monkeypatch):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    result = a3c("test", "game=memory", "episodes=1", "render=true", f"checkpoints_dir={trained / 'checkpoints'}",
-                 f"hydra.run.dir={tmp_path}")
+    result = a3c(
+        "test",
+        "game=memory",
+        "episodes=1",
+        "render=true",
+        f"checkpoints_dir={trained / 'checkpoints'}",
+        f"hydra.run.dir={tmp_path}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "no display here" in result.stdout
     assert (tmp_path / "episode-01.mp4").is_file()
 
 
-@pytest.mark.parametrize("overrides, says", [
-    (["game=Airstriker-Genesis"], "was trained on memory, not Airstriker-Genesis"),
-    (["game=memory", "game.actions=[[RIGHT],[LEFT]]"], "trained with 2 actions"),
-    (["game=memory", "lstm_size=128"], "has an LSTM of size 256, not lstm_size=128"),
-])
+@pytest.mark.parametrize(
+    "overrides, says",
+    [
+        (["game=Airstriker-Genesis"], "was trained on memory, not Airstriker-Genesis"),
+        (["game=memory", "game.actions=[[RIGHT],[LEFT]]"], "trained with 2 actions"),
+        (["game=memory", "lstm_size=128"], "has an LSTM of size 256, not lstm_size=128"),
+    ],
+)
 def test_a_checkpoint_that_does_not_fit_is_refused_in_one_line(trained, tmp_path, overrides, says):
     checkpoint = trained / "checkpoints" / "memory" / "best.pt"
     result = a3c("test", *overrides, f"checkpoint={checkpoint}", f"hydra.run.dir={tmp_path}")
@@ -88,13 +115,17 @@ def test_no_checkpoint_yet_says_how_to_get_one(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"a3c test: error: no checkpoint for memory at {tmp_path / 'memory' / 'best.pt'}: train one first "
-        f"(a3c train game=memory) or pass checkpoint=PATH"]
+        f"(a3c train game=memory) or pass checkpoint=PATH"
+    ]
 
 
-@pytest.mark.parametrize("args", [
-    ["test", "game=SuperMarioBros-Nes", "render=true"],
-    ["train", "game=SonicTheHedgehog-Genesis", "workers=8"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["test", "game=SuperMarioBros-Nes", "render=true"],
+        ["train", "game=SonicTheHedgehog-Genesis", "workers=8"],
+    ],
+)
 def test_a_commercial_rom_not_imported_is_one_line_and_exit_2(args, tmp_path):
     game_id = args[1].split("=")[1] + "-v0"
     if rom_present(game_id):

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import a3c
 from PIL import Image
 
 from a3c_cli.errors import UsageError
-from a3c_cli.plot import find_runs, plot_runs, read_metrics, write_curve
-from conftest import a3c
+from a3c_cli.plot import plot_runs, write_curve
+from a3c_cli.rundir import find_runs, read_metrics
 
 # matplotlib's tab10, the colours of runs 1 to 4
 BLUE, ORANGE, GREEN, RED = (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)
@@ -134,6 +135,7 @@ def test_unknown_image_format_is_a_usage_error(sweep, tmp_path):
     assert list(tmp_path.glob("*curves*")) == []
 
 
+@pytest.mark.slow
 def test_cli_plots_a_sweep_and_prints_the_path(sweep, tmp_path):
     result = a3c("plot", str(sweep), "--title", "learning rates", cwd=tmp_path)
 
@@ -142,6 +144,7 @@ def test_cli_plots_a_sweep_and_prints_the_path(sweep, tmp_path):
     assert pixels_of(decoded(tmp_path / "curves.png"), GREEN) > 3 * LEGEND_ONLY_PIXELS
 
 
+@pytest.mark.slow
 def test_cli_without_metrics_is_one_line_and_exit_code_2(tmp_path):
     (tmp_path / "empty" / "sub").mkdir(parents=True)
     result = a3c("plot", str(tmp_path / "empty"), "-o", str(tmp_path / "curves.png"))
@@ -150,3 +153,27 @@ def test_cli_without_metrics_is_one_line_and_exit_code_2(tmp_path):
     assert result.stderr.splitlines() == [f"a3c plot: error: no runs under {tmp_path / 'empty'}: "
                                           "give run directories written by `a3c train`, or a folder of them"]
     assert not (tmp_path / "curves.png").exists()
+
+
+def test_curve_of_a_game_named_by_its_id(tmp_path):
+    """game=ale names the game `${slug:${.id}}` in Hydra's snapshot: the curve's title resolves it,
+    and a `$` in a label is drawn as text, not parsed as a formula (it used to fail every curve)."""
+    run = make_run(tmp_path / "run", 0.0, overrides=("game=ale", "game.id=ALE/Breakout-v5", "note=$x$"))
+    (run / ".hydra" / "config.yaml").write_text("game:\n  id: ALE/Breakout-v5\n  name: ${slug:${.id}}\n")
+    from a3c_cli.plot import default_title
+
+    assert default_title([run]) == "ALE-Breakout-v5"
+    assert write_curve(run).is_file()
+
+
+def test_the_run_record_names_the_game(tmp_path):
+    """A run's first record carries its resolved config, which the curve reads before Hydra's snapshot."""
+    run = make_run(tmp_path / "run", 0.0, game="${slug:${.id}}")
+    records = (run / "metrics.jsonl").read_text()
+    run_record = {"kind": "run", "time": 0.0, "frames": 0, "commit": "abc1234", "machine": {},
+                  "config": {"game": {"name": "ALE-Qbert-v5"}}}
+    (run / "metrics.jsonl").write_text(json.dumps(run_record) + "\n" + records)
+    from a3c_cli.plot import default_title
+
+    assert default_title([run]) == "ALE-Qbert-v5"
+    assert len(read_metrics(run)[0]) == 40  # the run record is neither a training nor an evaluation line

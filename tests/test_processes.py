@@ -7,13 +7,17 @@ import pytest
 
 from a3c_cli.processes import pin_to_core
 
+pytestmark = pytest.mark.slow  # forked processes
+
 CORES = sorted(os.sched_getaffinity(0))
 
 
 def affinity_of_worker_and_its_child(rank: int, workers: int, results) -> None:
     """A worker pins itself, then forks as it forks its emulator processes."""
     core = pin_to_core(rank, workers)
-    child = multiprocessing.get_context("fork").Process(target=lambda: results.put(("child", sorted(os.sched_getaffinity(0)))))
+    child = multiprocessing.get_context("fork").Process(
+        target=lambda: results.put(("child", sorted(os.sched_getaffinity(0))))
+    )
     child.start()
     child.join()
     results.put(("worker", core, sorted(os.sched_getaffinity(0))))

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import a3c, records
 from test_train import child_pids, run_args, running, start
+
+pytestmark = pytest.mark.slow  # real training runs, killed and signalled
 
 
 def worker_pid(run: Path, rank: int) -> int:
@@ -79,8 +80,11 @@ def test_a_diverging_loss_stops_the_run_instead_of_saving_nan_weights(tmp_path):
 
 def test_an_output_directory_that_cannot_be_created_is_one_line(tmp_path):
     # /proc takes no new folders, even from root (whom permission bits do not stop)
-    for args in (["train", "hydra.run.dir=/proc/a3c-run"], ["train", "-m", "seed=1,2", "hydra.sweep.dir=/proc/a3c-sweep"],
-                 ["train", "game=memory", "checkpoints_dir=/proc/a3c-checkpoints", f"hydra.run.dir={tmp_path}"]):
+    for args in (
+        ["train", "hydra.run.dir=/proc/a3c-run"],
+        ["train", "-m", "seed=1,2", "hydra.sweep.dir=/proc/a3c-sweep"],
+        ["train", "game=memory", "checkpoints_dir=/proc/a3c-checkpoints", f"hydra.run.dir={tmp_path}"],
+    ):
         result = a3c(*args)
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
@@ -91,7 +95,9 @@ def test_an_output_directory_that_cannot_be_created_is_one_line(tmp_path):
 def tmpfs(path: Path, options: str):
     """A small file system of its own at `path` (a full disk, a read-only one); needs root."""
     path.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"mounting a tmpfs needs root: {mounted.stderr.strip()}")
     try:
@@ -103,8 +109,16 @@ def tmpfs(path: Path, options: str):
 def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
     # room for latest.pt (7 MB) after the first evaluation, not for best.pt beside it
     with tmpfs(tmp_path / "disk", "size=10m") as disk:
-        result = a3c("train", "game=memory", "workers=2", "max_frames=1000000", "eval_interval=1000",
-                     f"hydra.run.dir={disk / 'run'}", f"checkpoints_dir={disk / 'checkpoints'}", timeout=120)
+        result = a3c(
+            "train",
+            "game=memory",
+            "workers=2",
+            "max_frames=1000000",
+            "eval_interval=1000",
+            f"hydra.run.dir={disk / 'run'}",
+            f"checkpoints_dir={disk / 'checkpoints'}",
+            timeout=120,
+        )
         assert result.returncode == 1
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "No space left on device" in lines[0], result.stderr

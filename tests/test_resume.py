@@ -4,8 +4,9 @@ import json
 
 import pytest
 import torch
-
 from conftest import a3c
+
+pytestmark = pytest.mark.slow  # real training runs through the command line
 
 RUN = ["game=memory", "workers=2", "eval_interval=2000", "eval_episodes=5", "log_interval=1"]
 

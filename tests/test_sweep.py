@@ -92,7 +92,12 @@ def test_job_result_is_computed_from_the_records(sweep_dir: Path):
     assert (row["status"], row["error"]) == ("completed", None)
 
     unfinished = job_result(sweep_dir / "3")  # the cut-short last line is left out
-    assert (unfinished["frames"], unfinished["wall_s"], unfinished["best_eval"], unfinished["final_eval"]) == (100_000, 70.0, 5.0, None)
+    assert (unfinished["frames"], unfinished["wall_s"], unfinished["best_eval"], unfinished["final_eval"]) == (
+        100_000,
+        70.0,
+        5.0,
+        None,
+    )
     never_evaluated = job_result(sweep_dir / "4")
     assert (never_evaluated["overrides"], never_evaluated["best_eval"], never_evaluated["fps"]) == ([], None, 2000.0)
 
@@ -119,7 +124,10 @@ def test_summary_files(sweep_dir: Path):
     with open(csv_path, newline="") as f:
         lines = list(csv.DictReader(f))
     assert len(csv_path.read_text().splitlines()) == 1 + 5
-    assert [(line["rank"], line["job"], line["overrides"]) for line in lines[:2]] == [("1", "1", "optim.lr=0.0003"), ("2", "0", "optim.lr=0.0001")]
+    assert [(line["rank"], line["job"], line["overrides"]) for line in lines[:2]] == [
+        ("1", "1", "optim.lr=0.0003"),
+        ("2", "0", "optim.lr=0.0001"),
+    ]
     assert (float(lines[0]["best_eval"]), int(lines[0]["frames"]), lines[-1]["status"]) == (20.0, 200_000, "failed")
 
     summary = json.loads(json_path.read_text())
@@ -150,6 +158,7 @@ def test_report_of_a_path_without_runs_is_a_usage_error(tmp_path: Path):
         report_command([str(tmp_path)])
 
 
+@pytest.mark.slow
 def test_report_command_line(sweep_dir: Path, tmp_path: Path):
     shown = a3c("report", str(sweep_dir))
     assert shown.returncode == 0, shown.stderr
@@ -173,7 +182,11 @@ def job_config(run_dir: Path):
 def test_callback_records_a_failed_job(tmp_path: Path):
     failure = JobReturn(status=JobStatus.FAILED, _return_value=RunFailed("worker 0 died\ntraceback in train.log"))
     SweepSummary().on_job_end(job_config(tmp_path), failure)
-    assert json.loads((tmp_path / "result.json").read_text()) == {"status": "failed", "value": None, "error": "worker 0 died"}
+    assert json.loads((tmp_path / "result.json").read_text()) == {
+        "status": "failed",
+        "value": None,
+        "error": "worker 0 died",
+    }
 
     SweepSummary().on_job_end(job_config(tmp_path), JobReturn(status=JobStatus.FAILED, _return_value=KeyError("lr")))
     assert json.loads((tmp_path / "result.json").read_text())["error"] == "KeyError: 'lr'"

@@ -7,14 +7,14 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
+from conftest import a3c
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from a3c_cli.config import CONFIG_DIR
-
-from conftest import a3c
 
 TINY = ["workers=1", "max_frames=1500", "eval_episodes=1", "game.max_episode_steps=100", "progress=false"]
 
@@ -32,6 +32,7 @@ def summary(tmp_path: Path) -> dict:
     return json.loads((tmp_path / "sweep" / "summary.json").read_text())
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_each_job_and_ranks_them(tmp_path):
     result = sweep(tmp_path, "optim.lr=1e-4,3e-4")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -47,6 +48,7 @@ def test_a_sweep_runs_each_job_and_ranks_them(tmp_path):
     assert "optim.lr=0.0001" in result.stdout and "optim.lr=0.0003" in result.stdout  # the table
 
 
+@pytest.mark.slow
 def test_a_failing_job_is_reported_and_the_sweep_goes_on(tmp_path):
     result = sweep(tmp_path, "game.crop=[230,0,0,0],[0,0,0,0]")  # job 0 crops the whole screen away
     assert result.returncode == 1
@@ -63,6 +65,7 @@ def log_span(job: Path) -> tuple[datetime, datetime]:
     return parse(stamps[0]), parse(stamps[-1])
 
 
+@pytest.mark.slow
 def test_joblib_runs_jobs_at_once_and_shares_the_cores(tmp_path):
     args = [a for a in TINY if not a.startswith("workers=")]  # workers follow the launcher
     result = a3c("train", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=1,2", *args,
@@ -75,6 +78,7 @@ def test_joblib_runs_jobs_at_once_and_shares_the_cores(tmp_path):
         assert torch.load(job / "checkpoints" / "latest.pt", weights_only=True)["config"]["workers"] == 1
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_jobs_through_submitit(tmp_path):
     result = sweep(tmp_path, "hydra/launcher=submitit_local", "seed=1,2")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -82,6 +86,7 @@ def test_submitit_local_runs_jobs_through_submitit(tmp_path):
     assert all(r["status"] == "completed" for r in summary(tmp_path)["runs"])
 
 
+@pytest.mark.slow
 def test_optuna_searches_and_reports_the_best_parameters(tmp_path):
     result = sweep(tmp_path, "hydra/sweeper=a3c_optuna", "hydra.sweeper.n_trials=3", "game=memory")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -100,9 +105,16 @@ def launcher(*overrides: str) -> dict:
 
 
 def test_slurm_asks_for_a_cpu_per_worker_and_one_more():
-    params = launcher("hydra/launcher=slurm", "workers=8", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=120")
+    params = launcher(
+        "hydra/launcher=slurm", "workers=8", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=120"
+    )
     assert params["_target_"].endswith("SlurmLauncher")
-    assert (params["cpus_per_task"], params["mem_gb"], params["partition"], params["timeout_min"]) == (9, 10, "cpu", 120)
+    assert (params["cpus_per_task"], params["mem_gb"], params["partition"], params["timeout_min"]) == (
+        9,
+        10,
+        "cpu",
+        120,
+    )
     assert params["nodes"] == 1 and params["tasks_per_node"] == 1
 
 
@@ -112,6 +124,7 @@ def test_ray_asks_for_a_cpu_per_worker_and_one_more():
     assert params["ray"] == {"init": {"address": None}, "remote": {"num_cpus": 5}}
 
 
+@pytest.mark.slow
 def test_a_launcher_whose_plugin_is_missing_is_one_line(tmp_path):
     result = a3c("train", "-m", "hydra/launcher=ray_cluster", "seed=1,2", f"hydra.sweep.dir={tmp_path}")
     assert result.returncode == 2

@@ -9,19 +9,34 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPO, STARTED, a3c, records
 
 from a3c_cli.model import build_model
 
-from conftest import REPO, STARTED, a3c, records
+pytestmark = pytest.mark.slow  # real training runs through the command line
 
 
 def run_args(tmp_path: Path, *overrides: str) -> list[str]:
-    return ["train", f"hydra.run.dir={tmp_path / 'run'}", f"checkpoints_dir={tmp_path / 'checkpoints'}", "log_interval=2", *overrides]
+    return [
+        "train",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        f"checkpoints_dir={tmp_path / 'checkpoints'}",
+        "log_interval=2",
+        *overrides,
+    ]
 
 
 def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
-    result = a3c(*run_args(tmp_path, "workers=2", "max_frames=16000", "eval_interval=8000", "eval_episodes=2",
-                           "game.max_episode_steps=100"))
+    result = a3c(
+        *run_args(
+            tmp_path,
+            "workers=2",
+            "max_frames=16000",
+            "eval_interval=8000",
+            "eval_episodes=2",
+            "game.max_episode_steps=100",
+        )
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     run = tmp_path / "run"
     assert (run / ".hydra" / "config.yaml").is_file() and (run / ".hydra" / "overrides.yaml").is_file()
@@ -44,10 +59,17 @@ def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
     # the loss's parts, per decision: a policy's entropy lies between 0 and ln(number of actions)
     learning = [r["learning"] for r in train if r["learning"]]
     assert learning and set(learning[0]) == {"entropy", "entropy_coef", "policy_loss", "value_loss", "grad_norm"}
-    assert all(part["entropy_coef"] == pytest.approx(0.01) for part in learning) and latest["entropy_coef"] == 0.01  # fixed
+    assert (
+        all(part["entropy_coef"] == pytest.approx(0.01) for part in learning) and latest["entropy_coef"] == 0.01
+    )  # fixed
     most = math.log(len(latest["config"]["game"]["actions"]))
-    assert all(0 < part["entropy"] <= most + 1e-6 and part["value_loss"] >= 0 and part["grad_norm"] > 0
-               and math.isfinite(part["policy_loss"]) for part in learning)
+    assert all(
+        0 < part["entropy"] <= most + 1e-6
+        and part["value_loss"] >= 0
+        and part["grad_norm"] > 0
+        and math.isfinite(part["policy_loss"])
+        for part in learning
+    )
     assert latest["evaluation"]["frames"] == evals[-1]["frames"]
     build_model(latest["config"]).load_state_dict(latest["model"])
     best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
@@ -63,9 +85,21 @@ def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
     assert len(start) == 1 and 0 < start[0]["first_update_s"] < 120 and "first update" in log
 
 
+@pytest.mark.usefixtures("atari_roms")
 def test_pong_with_rmsprop_and_a_smaller_lstm(tmp_path):
-    result = a3c(*run_args(tmp_path, "game=Pong-Atari2600", "optim=rmsprop", "model.lstm_size=128", "workers=2",
-                           "max_frames=6000", "eval_interval=100000", "eval_episodes=1", "game.max_episode_steps=150"))
+    result = a3c(
+        *run_args(
+            tmp_path,
+            "game=Pong-Atari2600",
+            "optim=rmsprop",
+            "model.lstm_size=128",
+            "workers=2",
+            "max_frames=6000",
+            "eval_interval=100000",
+            "eval_episodes=1",
+            "game.max_episode_steps=150",
+        )
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     latest = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
     assert latest["game"] == "Pong-Atari2600" and latest["actions"] == [[], ["UP"], ["DOWN"]]
@@ -104,9 +138,14 @@ def start(tmp_path: Path, *overrides: str) -> subprocess.Popen:
     """A trainer running in the background (killed when the test ends), once it has updated.
     It takes Ctrl-C as one started from a terminal does, even where the tests themselves run
     with SIGINT ignored (a shell's background job, nohup), which Python would pass on to it."""
-    process = subprocess.Popen([sys.executable, "-m", "a3c_cli", *run_args(tmp_path, *overrides)], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "a3c_cli", *run_args(tmp_path, *overrides)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     STARTED.append(process)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not has_updates(tmp_path / "run"):
@@ -141,8 +180,10 @@ def final_success(tmp_path: Path, *overrides: str) -> float:
 
 # classic A3C: 1,200 updates of one environment; batched (the default): 8 environments a worker.
 # Both budgets are 2.4 times what seeds 0 and 1 needed to succeed every time (10,000 and 20,000 frames).
-LEARNING_RUNS = {"classic": ["envs_per_worker=1", "max_frames=24000", "eval_interval=12000"],
-                 "batched": ["envs_per_worker=8", "max_frames=48000", "eval_interval=24000"]}
+LEARNING_RUNS = {
+    "classic": ["envs_per_worker=1", "max_frames=24000", "eval_interval=12000"],
+    "batched": ["envs_per_worker=8", "max_frames=48000", "eval_interval=24000"],
+}
 
 
 @pytest.mark.parametrize("run", LEARNING_RUNS.values(), ids=LEARNING_RUNS.keys())
@@ -161,14 +202,24 @@ def test_a_config_error_only_the_emulator_reveals_is_one_line_and_exit_2(tmp_pat
     result = a3c(*run_args(tmp_path, "workers=2", "game.crop=[200,100,0,0]"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "a3c train: error: game.crop=[200, 100, 0, 0] leaves nothing of the 224x320 frame: crop less"]
+        "a3c train: error: game.crop=[200, 100, 0, 0] leaves nothing of the 224x320 frame: crop less"
+    ]
     assert "Traceback" not in result.stdout
     assert "Traceback" in (tmp_path / "run" / "train.log").read_text()
 
 
 def test_the_ale_backend_trains(tmp_path):
-    result = a3c(*run_args(tmp_path, "game=ale", "game.id=ALE/Breakout-v5", "workers=2", "max_frames=4000",
-                           "eval_episodes=1", "game.max_episode_steps=200"))
+    result = a3c(
+        *run_args(
+            tmp_path,
+            "game=ale",
+            "game.id=ALE/Breakout-v5",
+            "workers=2",
+            "max_frames=4000",
+            "eval_episodes=1",
+            "game.max_episode_steps=200",
+        )
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     latest = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
     assert latest["game"] == "ALE-Breakout-v5"

@@ -5,11 +5,14 @@ import signal
 import zlib
 
 import numpy as np
+import pytest
+from conftest import game_config, in_fresh_process
 
 from a3c_cli.errors import UsageError
 from a3c_cli.games.make import check_game, make_vector_env, make_worker_env
 from a3c_cli.games.vector import EnvironmentProcessError, ProcessVectorEnv
-from conftest import game_config, in_fresh_process
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("atari_roms")]  # real Pong, one process per environment
 
 ENVS, STEPS = 3, 70
 
@@ -83,7 +86,9 @@ def some_in_lockstep(game: dict) -> tuple[list[list[tuple]], bool]:
         before = obs.copy()
         obs, rewards, terminated, truncated, info = envs.step(batch, active=mask)
         idle = ~mask
-        untouched &= (obs[idle] == before[idle]).all() and not (rewards[idle].any() or terminated[idle].any() or truncated[idle].any())
+        untouched &= (obs[idle] == before[idle]).all() and not (
+            rewards[idle].any() or terminated[idle].any() or truncated[idle].any()
+        )
         for i in mask.nonzero()[0]:
             final = None
             if terminated[i] or truncated[i]:

@@ -50,6 +50,7 @@ def decoded_gif(path) -> tuple[list[np.ndarray], dict]:
         return [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(gif)], dict(gif.info)
 
 
+@pytest.mark.slow  # an ffmpeg process encodes (and decodes) the mp4
 def test_mp4_is_h264_with_every_frame_where_it_was_drawn(tmp_path):
     path = write_video(moving_square(), tmp_path / "episode.mp4", fps=30)
 
@@ -68,6 +69,7 @@ def test_mp4_is_h264_with_every_frame_where_it_was_drawn(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["episode.mp4"]  # no temporary file left
 
 
+@pytest.mark.slow  # an ffmpeg process encodes (and decodes) the mp4
 def test_mp4_scale_blows_up_pixels(tmp_path):
     frames, _ = decoded_mp4(write_video(moving_square(5), tmp_path / "big.mp4", fps=30, scale=2))
 
@@ -113,6 +115,7 @@ def test_no_frames_is_a_usage_error(tmp_path, suffix):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # an ffmpeg process encodes (and decodes) the mp4
 def test_failure_midway_leaves_no_file_and_keeps_the_old_video(tmp_path):
     path = write_video(moving_square(3), tmp_path / "episode.mp4", fps=30)
     before = path.read_bytes()

@@ -17,8 +17,18 @@ from gymnasium.wrappers import RecordEpisodeStatistics, TimeLimit, TransformRewa
 from a3c_cli.errors import UsageError
 from a3c_cli.games.memory import CueMemoryTask
 from a3c_cli.games.vector import ProcessVectorEnv
-from a3c_cli.games.wrappers import (ActionSubset, ButtonCombos, EndWithoutReward, EpisodeInfoOnly, GrayCropResize,
-                                    NoopStart, RetroFrameSkip, ServeAfterLifeLost, StickyFrameSkip, scale_and_clip)
+from a3c_cli.games.wrappers import (
+    ActionSubset,
+    ButtonCombos,
+    EndWithoutReward,
+    EpisodeInfoOnly,
+    GrayCropResize,
+    NoopStart,
+    RetroFrameSkip,
+    ServeAfterLifeLost,
+    StickyFrameSkip,
+    scale_and_clip,
+)
 
 log = logging.getLogger("a3c")
 
@@ -34,7 +44,9 @@ def check_game(game: dict) -> None:
         try:
             gym.spec(game["id"])
         except gym.error.Error as exc:
-            raise UsageError(f"game.id={game['id']}: not a Gymnasium Atari id (they look like ALE/SpaceInvaders-v5)") from exc
+            raise UsageError(
+                f"game.id={game['id']}: not a Gymnasium Atari id (they look like ALE/SpaceInvaders-v5)"
+            ) from exc
 
 
 def register_ale() -> None:
@@ -59,8 +71,12 @@ def ask_for_all_actions(game: dict) -> list[list[str]]:
     with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
         actions = pool.submit(all_actions, game).result()
     if game["backend"] == "retro":
-        log.warning("%s has no action set of its own: using all %d button combinations stable-retro allows "
-                    "(a game file with a short list, see conf/game/, learns faster)", game["id"], len(actions))
+        log.warning(
+            "%s has no action set of its own: using all %d button combinations stable-retro allows "
+            "(a game file with a short list, see conf/game/, learns faster)",
+            game["id"],
+            len(actions),
+        )
     return actions
 
 
@@ -71,11 +87,17 @@ def all_actions(game: dict) -> list[list[str]]:
         return [[meaning] for meaning in env.unwrapped.get_action_meanings()]
     import stable_retro as retro
 
-    env = retro.make(game["id"], state=game["state"] or retro.State.DEFAULT, render_mode=None,
-                     use_restricted_actions=retro.Actions.DISCRETE)
+    env = retro.make(
+        game["id"],
+        state=game["state"] or retro.State.DEFAULT,
+        render_mode=None,
+        use_restricted_actions=retro.Actions.DISCRETE,
+    )
     buttons = env.unwrapped.buttons
-    return [[b for b, pressed in zip(buttons, env.unwrapped.action_to_array(a)[0]) if pressed and b]
-            for a in range(env.action_space.n)]
+    return [
+        [b for b, pressed in zip(buttons, env.unwrapped.action_to_array(a)[0]) if pressed and b]
+        for a in range(env.action_space.n)
+    ]
 
 
 def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_starts: bool = False) -> gym.Env:
@@ -83,36 +105,16 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_s
     the reward the agent learns from is scaled and clipped as the game config says. With
     `noop_starts` (greedy evaluation and test episodes), each episode starts with up to
     game.noop_max steps that press nothing."""
-    backend = game["backend"]
     noop_max = game.get("noop_max", 0) if noop_starts else 0
-    if backend == "ale":
-        register_ale()  # ALE skips frames and repeats sticky actions itself, in C++
-        env = gym.make(game["id"], frameskip=game["frame_skip"], repeat_action_probability=game["sticky_prob"],
-                       full_action_space=False, render_mode=render_mode).unwrapped
-        meanings = env.get_action_meanings()
-        if noop_max:
-            env = NoopStart(env, meanings.index("NOOP"), noop_max)  # every minimal action set has NOOP
-        env = ActionSubset(env, [names[0] for names in game["actions"]], meanings)
+    if game["backend"] == "ale":
+        env = ale_env(game, render_mode, noop_max)
+    elif game["backend"] == "retro":
+        env = retro_env(game, render_mode, noop_max)
     else:
-        if backend == "memory":
-            env = CueMemoryTask(game["delay"], frame_size, render_mode=render_mode)
-        else:
-            import stable_retro as retro
-
-            state = game["state"] if game["state"] is not None else retro.State.DEFAULT
-            env = retro.make(game["id"], state=state, scenario=game["scenario"], render_mode=render_mode,
-                             use_restricted_actions=retro.Actions.ALL)
-        end_stop = game.get("end_stop")
-        if game["frame_skip"] > 1 or game["sticky_prob"] > 0 or end_stop is not None:
-            if backend == "retro":
-                env = RetroFrameSkip(env, game["frame_skip"], game["sticky_prob"], end_stop)
-            else:
-                env = StickyFrameSkip(env, game["frame_skip"], game["sticky_prob"])
-        if backend == "retro":
-            if noop_max:  # no button pressed, whether or not the game's action set has that combination
-                env = NoopStart(env, np.zeros(len(env.unwrapped.buttons), dtype=np.int8), noop_max)
-            env = ButtonCombos(env, game["actions"], env.unwrapped.buttons, game["turbo"])
-    if backend != "memory":
+        env = CueMemoryTask(game["delay"], frame_size, render_mode=render_mode)
+        if game["frame_skip"] > 1 or game["sticky_prob"] > 0:
+            env = StickyFrameSkip(env, game["frame_skip"], game["sticky_prob"])
+    if game["backend"] != "memory":
         if game["serve"] is not None:
             env = ServeAfterLifeLost(env, game["actions"].index(game["serve"]))
         env = GrayCropResize(env, frame_size, game["crop"])  # after the skip: one small frame per agent step
@@ -121,6 +123,32 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_s
     env = TimeLimit(env, game["max_episode_steps"])
     env = RecordEpisodeStatistics(env)
     return TransformReward(env, scale_and_clip(game["reward_scale"], game["reward_clip"]))
+
+
+def ale_env(game: dict, render_mode: str | None, noop_max: int) -> gym.Env:
+    """Gymnasium's ALE, which skips frames and repeats sticky actions itself, in C++."""
+    register_ale()
+    env = gym.make(game["id"], frameskip=game["frame_skip"], repeat_action_probability=game["sticky_prob"],
+                   full_action_space=False, render_mode=render_mode).unwrapped
+    meanings = env.get_action_meanings()
+    if noop_max:
+        env = NoopStart(env, meanings.index("NOOP"), noop_max)  # every minimal action set has NOOP
+    return ActionSubset(env, [names[0] for names in game["actions"]], meanings)
+
+
+def retro_env(game: dict, render_mode: str | None, noop_max: int) -> gym.Env:
+    """stable-retro, with the frame skip (and sticky actions, and an end stop) at the emulator."""
+    import stable_retro as retro
+
+    state = game["state"] if game["state"] is not None else retro.State.DEFAULT
+    env = retro.make(game["id"], state=state, scenario=game["scenario"], render_mode=render_mode,
+                     use_restricted_actions=retro.Actions.ALL)
+    end_stop = game.get("end_stop")
+    if game["frame_skip"] > 1 or game["sticky_prob"] > 0 or end_stop is not None:
+        env = RetroFrameSkip(env, game["frame_skip"], game["sticky_prob"], end_stop)
+    if noop_max:  # no button pressed, whether or not the game's action set has that combination
+        env = NoopStart(env, np.zeros(len(env.unwrapped.buttons), dtype=np.int8), noop_max)
+    return ButtonCombos(env, game["actions"], env.unwrapped.buttons, game["turbo"])
 
 
 def make_vector_env(game: dict, frame_size: int, count: int) -> VectorEnv:

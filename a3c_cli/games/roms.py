@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,9 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import stable_retro as retro
-from omegaconf import OmegaConf
 
-from a3c_cli.config import CONFIG_DIR
 from a3c_cli.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -191,62 +188,10 @@ def check_game(game: dict) -> None:
     for combo in [*game["actions"], game["turbo"]]:
         for button in combo:
             if button not in buttons:
-                raise UsageError(f"game.actions: '{button}' is no {system_of(game_id)} button; use {', '.join(buttons)}")
+                names = ", ".join(buttons)
+                raise UsageError(f"game.actions: '{button}' is no {system_of(game_id)} button; use {names}")
     stop = game.get("end_stop")
     if stop is not None and stop["button"] not in buttons:
-        raise UsageError(f"game.end_stop.button={stop['button']}: no {system_of(game_id)} button; use {', '.join(buttons)}")
-
-
-def game_rows(filter: str | None = None) -> list[dict]:
-    """One row per stable-retro game and per config file in conf/game that is no stable-retro game
-    (memory, and generic ones such as retro or ale), configured first, then by name.
-
-    Each row: id (stable-retro's id; None for a config that is no stable-retro game), name (the id
-    without -v0: the config file's name), system (Genesis, Atari2600, ...; "built-in" for the memory
-    task, "-" for other configs), rom (bool: present; a config of a backend in NEEDS_NO_IMPORT counts
-    as present, any other as missing since its game is picked on the command line), states (list),
-    has_config (bool). filter keeps the rows whose name or system contains it, ignoring case.
-    """
-    configs = {p.stem: p for p in (Path(CONFIG_DIR) / "game").glob("*.yaml")}
-    games = retro.data.list_games()
-    rows = [_retro_row(g, name_of(g) in configs) for g in games if _matches(filter, name_of(g), system_of(g))]
-    other_configs = [configs[name] for name in set(configs) - {name_of(g) for g in games}]
-    rows += [row for row in map(_config_row, other_configs) if _matches(filter, row["name"], row["system"])]
-    return sorted(rows, key=lambda row: (not row["has_config"], row["name"].lower()))
-
-
-def _matches(filter: str | None, name: str, system: str) -> bool:
-    return filter is None or filter.lower() in name.lower() or filter.lower() in system.lower()
-
-
-def _retro_row(game_id: str, has_config: bool) -> dict:
-    return {
-        "id": game_id,
-        "name": name_of(game_id),
-        "system": system_of(game_id),
-        "rom": rom_present(game_id),
-        "states": retro.data.list_states(game_id),
-        "has_config": has_config,
-    }
-
-
-def _config_row(config: Path) -> dict:
-    backend = _backend_of(config)
-    return {
-        "id": None,
-        "name": config.stem,
-        "system": "built-in" if backend == "memory" else "-",
-        "rom": backend in NEEDS_NO_IMPORT,
-        "states": [],
-        "has_config": True,
-    }
-
-
-def _backend_of(config: Path) -> str | None:
-    """The backend a game config names, from its schema in the defaults list: /schema/game/<backend>."""
-    content = OmegaConf.load(config)  # read, not resolved: interpolations and ??? stay as they are
-    for entry in content.get("defaults", []):
-        found = re.match(r"/?schema/game/(\w+)", entry) if isinstance(entry, str) else None
-        if found:
-            return found.group(1)
-    return content.get("backend")
+        raise UsageError(
+            f"game.end_stop.button={stop['button']}: no {system_of(game_id)} button; use {', '.join(buttons)}"
+        )

@@ -4,10 +4,8 @@ and the evaluator's episodes of any game.
 stable-retro allows one emulator per process. Gymnasium's AsyncVectorEnv runs such environments
 too, but each step pickles a command to every process and a result tuple back, and merges the
 results through its generic space functions. Here a step is one byte to each process and one
-byte back; actions, frames, rewards, episode ends and scores sit in shared memory. With 8
-Pong-Atari2600 emulators and random actions that is 1,780 decisions/s against AsyncVectorEnv's
-1,590 on 2 cores; training Pong-Atari2600 with 2 workers, 4,690-4,721 frames/s against
-4,133-4,425 (benchmarks/RESULTS.md).
+byte back; actions, frames, rewards, episode ends and scores sit in shared memory, and training
+runs faster for it (benchmarks/README.md, "Throughput").
 
 Episodes reset on the step that ends them, as Gymnasium's AutoresetMode.SAME_STEP does, with the
 same info keys: info["final_obs"] and info["final_info"]["episode"] ("r": score, "l": length)
@@ -16,10 +14,11 @@ for the environments whose episode ended, each with its "_" mask.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import pickle
 import traceback
-from typing import Callable
+from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -138,19 +137,22 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
             final_obs = np.empty(self.num_envs, dtype=object)
             for i in ended.nonzero()[0]:
                 final_obs[i] = shared.final_obs[i].copy()
-            episode = {"r": np.where(ended, shared.episode_returns, 0.0), "l": np.where(ended, shared.episode_lengths, 0)}
-            info = {"final_obs": final_obs, "_final_obs": ended,
-                    "final_info": {"episode": episode, "_episode": ended}, "_final_info": ended}
+            episode = {"r": np.where(ended, shared.episode_returns, 0.0),
+                       "l": np.where(ended, shared.episode_lengths, 0)}
+            info = {
+                "final_obs": final_obs,
+                "_final_obs": ended,
+                "final_info": {"episode": episode, "_episode": ended},
+                "_final_info": ended,
+            }
         return shared.obs.copy(), shared.rewards.copy(), terminated, truncated, info
 
     def _send(self, command: bytes, indices=None) -> None:
         """`command` to the processes `indices` (all by default), then their answers."""
         indices = range(self.num_envs) if indices is None else indices
         for index in indices:
-            try:
+            with contextlib.suppress(OSError):  # that process is gone: _wait says which, with its exit code
                 self.conns[index].send_bytes(command)
-            except OSError:
-                pass  # that process is gone: _wait says which, with its exit code
         self._wait(indices)
 
     def _wait(self, indices=None) -> None:
@@ -168,7 +170,7 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
                 error = answer
         if error is not None:
             self.close()
-            exc_type, message, where = pickle.loads(error[len(FAILED):])
+            exc_type, message, where = pickle.loads(error[len(FAILED) :])
             raise exc_type(message) from (EnvironmentProcessError(where) if where else None)
 
     def close(self, **kwargs) -> None:
@@ -176,10 +178,8 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
             return
         self.closed = True
         for conn in self.conns:
-            try:
+            with contextlib.suppress(OSError):  # that process is gone already
                 conn.send_bytes(CLOSE)
-            except OSError:
-                pass  # that process is gone already
         for process in self.processes:
             process.join(timeout=5)
             if process.is_alive():

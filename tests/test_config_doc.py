@@ -1,0 +1,124 @@
+"""One source of truth for the config: each key's type, default and description live in the schemas of
+a3c_cli/config.py; docs/configuration.md is generated from them (and conf/), and must be current."""
+
+import dataclasses
+import difflib
+
+import pytest
+from conftest import config
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from a3c_cli import config as schema
+from a3c_cli.config import CONFIG_DIR
+from a3c_cli.config_doc import DOC, TABLES, comments, description, main
+
+SCHEMAS = [c for c in vars(schema).values() if dataclasses.is_dataclass(c) and c.__module__ == schema.__name__]
+
+
+def test_the_configuration_page_is_current(capsys):
+    main([])
+    generated = capsys.readouterr().out
+    committed = DOC.read_text(encoding="utf-8") if DOC.is_file() else ""
+    if committed != generated:
+        diff = difflib.unified_diff(
+            committed.splitlines(), generated.splitlines(), "committed", "generated", lineterm=""
+        )
+        pytest.fail(
+            "docs/configuration.md is stale: run `python -m a3c_cli.config_doc --write` and commit it\n"
+            + "\n".join(list(diff)[:40])
+        )
+
+
+def test_every_schema_has_a_table():
+    assert {c.__name__ for c in SCHEMAS} == {t[1].__name__ for t in TABLES}
+
+
+@pytest.mark.parametrize("cls", SCHEMAS, ids=lambda c: c.__name__)
+def test_every_key_has_one_description_written_once(cls):
+    """The trailing comment of the field's line; a subclass that only changes a default inherits it."""
+    for f in dataclasses.fields(cls):
+        where = f"{cls.__name__}.{f.name}"
+        assert description(cls, f.name), f"{where}: write its description as a trailing # comment on its line"
+        assert len(description(cls, f.name)) <= 110, f"{where}: keep its description to one short line"
+        written = [k.__name__ for k in cls.__mro__ if comments().get((k.__name__, f.name))]
+        assert len(written) == 1, f"{where}: described in {', '.join(written)}; keep one"
+
+
+def typed(values: dict) -> list:
+    """Keys in order, with values and their types (1 == 1.0 and True == 1 would hide a change)."""
+    return [(k, v, type(v).__name__) for k, v in values.items() if not isinstance(v, dict)]
+
+
+TRAIN = {
+    "workers": 2,
+    "envs_per_worker": 8,
+    "pin_workers": True,
+    "seed": 0,
+    "max_frames": 500000,
+    "max_minutes": None,
+    "rollout_steps": 20,
+    "gamma": 0.99,
+    "gae_lambda": 1.0,
+    "entropy_coef": 0.01,
+    "entropy_target": None,
+    "value_coef": 0.5,
+    "max_grad_norm": 40.0,
+    "eval_interval": 100000,
+    "eval_episodes": 3,
+    "log_interval": 10.0,
+    "progress": True,
+    "checkpoints_dir": "checkpoints",
+    "resume": None,
+}
+OPTIM = {
+    "adam": {
+        "name": "adam",
+        "lr": 1e-3,
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "shared": True,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "amsgrad": False,
+    },
+    "rmsprop": {
+        "name": "rmsprop",
+        "lr": 7e-4,
+        "eps": 1e-5,
+        "weight_decay": 0.0,
+        "shared": True,
+        "alpha": 0.99,
+        "momentum": 0.0,
+        "centered": False,
+    },
+}
+# record: YAML's false in conf/test.yaml, which composes to the string "False" (read case-blind)
+TEST = {
+    "checkpoint": None,
+    "checkpoints_dir": "checkpoints",
+    "episodes": 3,
+    "sample": False,
+    "random": False,
+    "render": False,
+    "record": "False",
+    "lstm_size": None,
+    "seed": 0,
+}
+
+
+@pytest.mark.parametrize("optim", ["adam", "rmsprop"])
+def test_the_schema_defaults_compose_as_before(optim):
+    """The YAML no longer restates the schema: the composed values, their types and order stay the same."""
+    cfg = config(f"optim={optim}", "workers=2")
+    assert list(cfg)[:3] == ["game", "optim", "model"] and typed(cfg) == typed(TRAIN)
+    assert typed(cfg["optim"]) == typed(OPTIM[optim])
+    assert typed(cfg["model"]) == typed({"frame_size": 42, "channels": 32, "lstm_size": 256, "recurrent": True})
+    many = config(f"optim={optim}", "workers=16")
+    assert (many["envs_per_worker"], many["optim"]["lr"]) == (1, OPTIM[optim]["lr"] * 2 / 16)
+
+
+def test_the_test_config_composes_as_before():
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = OmegaConf.to_container(compose("test"), resolve=True)
+    assert list(cfg)[0] == "game" and typed(cfg) == typed(TEST)

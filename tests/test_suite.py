@@ -1,0 +1,89 @@
+"""`a3c bench learn`: its settings and refusals (fast), and a real suite of two games at a tiny
+budget, interrupted and gone on with (slow)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import a3c
+
+from a3c_cli.errors import UsageError
+from a3c_cli.suite import open_suite, parse_args, parse_frames, split_cores
+from a3c_cli.suite_report import ANCHORS, table_rows
+
+
+def test_frame_budgets_read_as_people_write_them():
+    assert [parse_frames(t) for t in ("10M", "40m", "500k", "1e7", "2000000")] == [
+        10_000_000, 40_000_000, 500_000, 10_000_000, 2_000_000]
+    for bad in ("ten", "-5", "0", "5G"):
+        with pytest.raises(UsageError, match="frames="):
+            parse_frames(bad)
+
+
+def test_settings_are_the_suites_and_the_rest_goes_to_a3c_train():
+    given, overrides = parse_args(["games=Pong-ALE,Breakout-ALE", "frames=1M", "seed=3", "model.frame_size=84"])
+    assert given == {"games": "Pong-ALE,Breakout-ALE", "frames": "1000000", "seed": "3"}
+    assert overrides == ["model.frame_size=84"]
+    for bad, says in (("games=Sonic", "no game file for Sonic"), ("workers=0", "workers=0"),
+                      ("max_frames=5", "the suite sets max_frames"), ("verbose", "key=value")):
+        with pytest.raises(UsageError, match=says):
+            parse_args([bad])
+
+
+def test_going_on_refuses_other_settings(tmp_path):
+    suite = open_suite({"dir": str(tmp_path / "s"), "games": "Pong-ALE", "frames": "1000"}, ["seed=1"])
+    saved = json.loads((suite / "suite.json").read_text())
+    assert saved["settings"]["games"] == "Pong-ALE" and saved["overrides"] == ["seed=1"]
+    assert open_suite({"dir": str(suite)}, []) == suite  # the saved settings and overrides stand
+    with pytest.raises(UsageError, match="frames=2000 differ"):
+        open_suite({"dir": str(suite), "frames": "2000"}, [])
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "x").write_text("")
+    with pytest.raises(UsageError, match="no suite.json"):
+        open_suite({"dir": str(tmp_path / "busy")}, [])
+
+
+def test_games_side_by_side_get_cores_of_their_own():
+    cores = split_cores(1, "2")
+    assert len(cores) == 2 and not cores[0] & cores[1]  # this machine has 2 cores or more
+    assert split_cores(2, "1") == [None]
+    with pytest.raises(UsageError, match="parallel=64"):
+        split_cores(2, "64")
+
+
+def test_the_table_puts_the_published_anchors_beside_each_game():
+    row = {"game": "Breakout-ALE", "frames": 10_000_000, "train_last100": 12.5,
+           "greedy_sticky": {"mean": 20.0, "std": 3.0, "episodes": 10}, "random_sticky": {"mean": 1.4},
+           "fps": 5000, "wall_s": 2000.0, "commit": "abc1234"}
+    header, body = table_rows([row], 10_000_000)
+    cells = dict(zip(header, body[0]))
+    assert cells["A2C (baselines)"] == "34.0" and cells["PPO2 (baselines)"] == "73.0"
+    assert cells["greedy, sticky 0.25"] == "20.0 ± 3.0 (10)" and cells["wall, min"] == "33.3"
+    assert set(ANCHORS) == {10_000_000, 40_000_000}
+
+
+@pytest.mark.slow
+def test_a_tiny_suite_fills_every_figure_and_goes_on_where_it_stopped(tmp_path):
+    suite = tmp_path / "suite"
+    args = ("bench", "learn", "games=Breakout-ALE,Qbert-ALE", "frames=30000", "episodes=2", f"dir={suite}")
+    result = a3c(*args, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((suite / "learn.json").read_text())
+    assert [r["game"] for r in report["rows"]] == ["Breakout-ALE", "Qbert-ALE"]
+    for row in report["rows"]:
+        assert row["frames"] >= 30_000 and row["train_episodes"] > 0 and row["train_last100"] is not None
+        assert row["greedy_sticky"]["episodes"] == 2 and row["random_sticky"]["episodes"] == 2
+        assert row["fps"] > 0 and row["wall_s"] > 0 and row["commit"] and row["machine"]["cores"] >= 1
+    assert (suite / "learn.png").stat().st_size > 10_000
+    markdown = (suite / "learn.md").read_text()
+    assert "| Breakout-ALE |" in markdown and "| Qbert-ALE |" in markdown
+
+    # a suite stopped after Breakout was judged: it goes on with Qbert alone, without training it again
+    (suite / "Qbert-ALE" / "row.json").unlink()
+    trained = (suite / "Qbert-ALE" / "metrics.jsonl").read_text()
+    again = a3c("bench", "learn", f"dir={suite}", timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "2 games (1 done)" in again.stdout and "Breakout-ALE: training" not in again.stdout
+    assert (suite / "Qbert-ALE" / "metrics.jsonl").read_text() == trained
+    assert len(json.loads((suite / "learn.json").read_text())["rows"]) == 2
