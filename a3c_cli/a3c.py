@@ -225,6 +225,9 @@ class Actor:
         return values[0]
 
     def record_episodes(self, final_info: dict) -> None:
+        """The games that ended (not the learning episodes a lost life ended): their scores."""
+        if "episode" not in final_info:
+            return
         episode = final_info["episode"]
         for i in final_info["_episode"].nonzero()[0]:
             self.finished_episodes.append({"return": float(episode["r"][i]), "length": int(episode["l"][i])})

@@ -23,6 +23,7 @@ from a3c_cli.games.wrappers import (
     EndWithoutReward,
     EpisodeInfoOnly,
     GrayCropResize,
+    LifeLossEndsEpisode,
     NoopStart,
     RetroFrameSkip,
     ServeAfterLifeLost,
@@ -100,11 +101,13 @@ def all_actions(game: dict) -> list[list[str]]:
     ]
 
 
-def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_starts: bool = False) -> gym.Env:
-    """The environment stack. `info["episode"]["r"]` at an episode's end is the game's own score;
-    the reward the agent learns from is scaled and clipped as the game config says. With
-    `noop_starts` (greedy evaluation and test episodes), each episode starts with up to
-    game.noop_max steps that press nothing."""
+def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_starts: bool = False,
+             learning: bool = False) -> gym.Env:
+    """The environment stack. `info["episode"]["r"]` at a game's end is the game's own score; the
+    reward the agent learns from is scaled and clipped as the game config says. With `noop_starts`
+    (greedy evaluation and test episodes), each episode starts with up to game.noop_max steps that
+    press nothing. `learning` (a worker's environments): with game.life_loss_ends_episode, a lost
+    life ends the episode the agent learns from, while the game plays on."""
     noop_max = game.get("noop_max", 0) if noop_starts else 0
     if game["backend"] == "ale":
         env = ale_env(game, render_mode, noop_max)
@@ -121,7 +124,9 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_s
     if game["max_steps_without_reward"] is not None:
         env = EndWithoutReward(env, game["max_steps_without_reward"])
     env = TimeLimit(env, game["max_episode_steps"])
-    env = RecordEpisodeStatistics(env)
+    env = RecordEpisodeStatistics(env)  # whole games: the score and length reported at game over
+    if learning and game.get("life_loss_ends_episode"):
+        env = LifeLossEndsEpisode(env)
     return TransformReward(env, scale_and_clip(game["reward_scale"], game["reward_clip"]))
 
 
@@ -159,8 +164,8 @@ def make_vector_env(game: dict, frame_size: int, count: int) -> VectorEnv:
     process, where a step is cheaper than a message to another one. The children are forked:
     they only step emulators, and are made before this process computes anything with torch."""
     if game["backend"] == "retro" and count > 1:
-        return make_process_vector_env(game, frame_size, count)
-    make = [functools.partial(make_worker_env, game, frame_size, False) for _ in range(count)]
+        return make_process_vector_env(game, frame_size, count, learning=True)
+    make = [functools.partial(make_worker_env, game, frame_size, False, learning=True) for _ in range(count)]
     return SyncVectorEnv(make, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
@@ -171,17 +176,19 @@ def make_eval_envs(game: dict, frame_size: int, count: int) -> ProcessVectorEnv:
     return make_process_vector_env(game, frame_size, count, noop_starts=True)
 
 
-def make_process_vector_env(game: dict, frame_size: int, count: int, noop_starts: bool = False) -> ProcessVectorEnv:
+def make_process_vector_env(game: dict, frame_size: int, count: int, noop_starts: bool = False,
+                            learning: bool = False) -> ProcessVectorEnv:
     gc.freeze()  # the children share this process's objects: keep their collector off them
-    make = [functools.partial(make_worker_env, game, frame_size, True, noop_starts) for _ in range(count)]
+    make = [functools.partial(make_worker_env, game, frame_size, True, noop_starts, learning) for _ in range(count)]
     return ProcessVectorEnv(make, (1, frame_size, frame_size), len(game["actions"]))
 
 
-def make_worker_env(game: dict, frame_size: int, own_process: bool, noop_starts: bool = False) -> gym.Env:
-    """A worker's (or the evaluator's) environment. In a process of its own it leaves Ctrl-C to
-    the trainer and dies with the process that made it."""
+def make_worker_env(game: dict, frame_size: int, own_process: bool, noop_starts: bool = False,
+                    learning: bool = False) -> gym.Env:
+    """A worker's (`learning`) or the evaluator's environment. In a process of its own it leaves
+    Ctrl-C to the trainer and dies with the process that made it."""
     if own_process:
         from a3c_cli.child import follow_parent
 
         follow_parent()
-    return EpisodeInfoOnly(make_env(game, frame_size, noop_starts=noop_starts))
+    return EpisodeInfoOnly(make_env(game, frame_size, noop_starts=noop_starts, learning=learning))

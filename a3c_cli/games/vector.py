@@ -26,6 +26,7 @@ import numpy as np
 STEP, RESET, CLOSE = b"s", b"r", b"c"
 DONE, FAILED = b"", b"!"
 NO_SEED = -1
+NO_GAME = -1  # episode_lengths of an environment whose episode ended with a lost life, not a game
 
 
 class EnvironmentProcessError(Exception):
@@ -67,8 +68,9 @@ def serve(make_env: Callable[[], gym.Env], index: int, conn, shared: SharedBuffe
                 shared.rewards[index], shared.terminated[index], shared.truncated[index] = reward, terminated, truncated
                 if terminated or truncated:
                     shared.final_obs[index] = obs
-                    shared.episode_returns[index] = info["episode"]["r"]
-                    shared.episode_lengths[index] = info["episode"]["l"]
+                    game = info.get("episode")  # none where a lost life ended a learning episode
+                    shared.episode_returns[index] = game["r"] if game else 0.0
+                    shared.episode_lengths[index] = game["l"] if game else NO_GAME
                     obs, _ = env.reset()
             else:
                 seed = int(shared.seeds[index])
@@ -137,12 +139,13 @@ class ProcessVectorEnv(gym.vector.VectorEnv):
             final_obs = np.empty(self.num_envs, dtype=object)
             for i in ended.nonzero()[0]:
                 final_obs[i] = shared.final_obs[i].copy()
-            episode = {"r": np.where(ended, shared.episode_returns, 0.0),
-                       "l": np.where(ended, shared.episode_lengths, 0)}
+            games = ended & (shared.episode_lengths != NO_GAME)
+            episode = {"r": np.where(games, shared.episode_returns, 0.0),
+                       "l": np.where(games, shared.episode_lengths, 0)}
             info = {
                 "final_obs": final_obs,
                 "_final_obs": ended,
-                "final_info": {"episode": episode, "_episode": ended},
+                "final_info": {"episode": episode, "_episode": games},
                 "_final_info": ended,
             }
         return shared.obs.copy(), shared.rewards.copy(), terminated, truncated, info

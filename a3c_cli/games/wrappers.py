@@ -72,6 +72,34 @@ class ServeAfterLifeLost(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
+class LifeLossEndsEpisode(gym.Wrapper):
+    """For learning only (OpenAI baselines' EpisodicLifeEnv): a lost life ends the episode the
+    agent learns from, so no value is bootstrapped across it and the LSTM starts afresh, while the
+    game plays on: reset() after a lost life goes on from where the game is. Placed above
+    RecordEpisodeStatistics, so the score reported at game over is still the whole game's."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self._lives = 0
+        self._game_over = True
+        self._obs = None
+
+    def reset(self, *, seed=None, options=None):
+        if not self._game_over and seed is None:
+            return self._obs, {}  # a life was lost: the game goes on
+        self._obs, info = self.env.reset(seed=seed, options=options)
+        self._lives, self._game_over = info.get("lives", 0), False
+        return self._obs, info
+
+    def step(self, action):
+        self._obs, reward, terminated, truncated, info = self.env.step(action)
+        self._game_over = terminated or truncated
+        lives = info.get("lives", 0)
+        life_lost = lives < self._lives
+        self._lives = lives
+        return self._obs, reward, terminated or life_lost, truncated, info
+
+
 class NoopStart(gym.Wrapper):
     """Starts each episode with 0 to `max_noops` agent steps that press nothing, the number drawn
     anew each time (Mnih et al. 2015's no-op starts): a greedy agent's episodes of a deterministic
