@@ -21,7 +21,7 @@ from a3c_cli.episodes import play_episode
 from a3c_cli.errors import UsageError
 from a3c_cli.games.make import check_game, make_env, resolve_actions
 from a3c_cli.model import ActorCritic, build_model
-from a3c_cli.rundir import published_best
+from a3c_cli.rundir import published_best, shipped_agent
 
 log = logging.getLogger("a3c")
 
@@ -35,13 +35,25 @@ def has_display() -> bool:
 
 
 def checkpoint_path(cfg: dict) -> Path:
+    """checkpoint=, else the best model training published, else the agent a3c ships for the game."""
     if cfg["checkpoint"] is not None:
         return Path(cfg["checkpoint"])
     default = published_best(cfg["checkpoints_dir"], cfg["game"]["name"])
-    if not default.exists():
-        raise UsageError(f"no checkpoint for {cfg['game']['name']} at {default}: train one first "
-                         f"(a3c train game={cfg['game']['name']}) or pass checkpoint=PATH")
-    return default
+    if default.exists():
+        return default
+    shipped = shipped_agent(cfg["game"]["name"])
+    if shipped.exists():
+        return shipped
+    raise UsageError(f"no checkpoint for {cfg['game']['name']} at {default}: train one first "
+                     f"(a3c train game={cfg['game']['name']}) or pass checkpoint=PATH")
+
+
+def describe_shipped(checkpoint: dict) -> str:
+    """Which shipped agent plays: its game, training frames and the score it was shipped with."""
+    score = checkpoint["shipped"]["greedy_sticky"]
+    return (f"no agent of your own for {checkpoint['game']}: playing the one a3c ships, trained for "
+            f"{checkpoint['counters']['frames']:,} frames by `a3c bench learn` at {checkpoint['shipped']['commit']} "
+            f"(greedy with sticky actions: {score['mean']:.1f} over {score['episodes']} games)")
 
 
 def check_compatible(checkpoint: dict, path: Path, game: dict, lstm_size: int | None) -> None:
@@ -97,6 +109,8 @@ def choose_agent(cfg: dict, game: dict) -> Agent:
     path = checkpoint_path(cfg)
     checkpoint = load_checkpoint(path)
     check_compatible(checkpoint, path, game, cfg["lstm_size"])
+    if checkpoint.get("shipped"):
+        log.info(describe_shipped(checkpoint))
     return Agent(
         "sample" if cfg["sample"] else "greedy",
         load_agent(checkpoint, path),

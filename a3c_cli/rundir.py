@@ -48,6 +48,12 @@ def published_best(checkpoints_dir: str | Path, game: str) -> Path:
     return Path(checkpoints_dir) / game / "best.pt"
 
 
+def shipped_agent(game: str) -> Path:
+    """The agent a3c ships for a game (weights only, trained by `a3c bench learn`), if any:
+    what `a3c test` plays when the user has trained none of their own."""
+    return Path(__file__).parent / "agents" / f"{game}.pt"
+
+
 def run_dir_of(checkpoint: Path) -> Path:
     """The run directory a checkpoint belongs to (<run dir>/checkpoints/latest.pt)."""
     return checkpoint.parent.parent if checkpoint.parent.name == CHECKPOINTS else checkpoint.parent

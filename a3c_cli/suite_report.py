@@ -182,3 +182,19 @@ def print_table(header: list[str], body: list[list[str]], title: str) -> None:
     for cells in body:
         table.add_row(*cells)
     Console().print(table)
+
+
+def ship_agent(run_dir: Path, row: dict, path: Path | None = None) -> Path:
+    """A game's weights at the budget as the agent a3c ships for it (by default
+    a3c_cli/agents/<game>.pt): the checkpoint without its optimizer state, with the figures it was
+    judged by."""
+    from a3c_cli.checkpoint import load_checkpoint, save_checkpoint
+    from a3c_cli.rundir import latest_checkpoint, shipped_agent
+
+    checkpoint = load_checkpoint(latest_checkpoint(run_dir))
+    kept = ("greedy_sticky", "random_sticky", "train_last100", "frames", "commit", "machine")
+    shipped = {key: row[key] for key in kept}
+    path = path or shipped_agent(row["game"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint({**checkpoint, "optimizer": None, "shipped": shipped}, path)
+    return path

@@ -87,3 +87,36 @@ def test_a_tiny_suite_fills_every_figure_and_goes_on_where_it_stopped(tmp_path):
     assert "2 games (1 done)" in again.stdout and "Breakout-ALE: training" not in again.stdout
     assert (suite / "Qbert-ALE" / "metrics.jsonl").read_text() == trained
     assert len(json.loads((suite / "learn.json").read_text())["rows"]) == 2
+
+
+def test_a_shipped_agent_is_the_weights_at_the_budget_with_their_score(tmp_path, monkeypatch):
+    """What `a3c test` plays when the user has trained none: weights only, saying what it is."""
+    from conftest import game_config
+
+    from a3c_cli import play
+    from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+    from a3c_cli.model import build_model
+    from a3c_cli.optim import build_optimizer
+    from a3c_cli.suite_report import ship_agent
+
+    cfg = game_config("memory")
+    model = build_model(cfg)
+    counters = {"frames": 10_000_000, "updates": 1, "episodes": 1, "skipped_updates": 0}
+    save_checkpoint(make_checkpoint(model, build_optimizer(cfg["optim"], model.parameters()), counters, cfg, None, None,
+                                    0.01), tmp_path / "run" / "checkpoints" / "latest.pt")
+    row = {"game": "memory", "frames": 10_000_000, "train_last100": 0.9, "commit": "abc1234", "machine": {},
+           "greedy_sticky": {"mean": 1.0, "std": 0.0, "episodes": 10}, "random_sticky": {"mean": 0.5}}
+    shipped = ship_agent(tmp_path / "run", row, tmp_path / "agents" / "memory.pt")
+    agent = load_checkpoint(shipped)
+    assert agent["optimizer"] is None and agent["shipped"]["greedy_sticky"]["mean"] == 1.0
+    assert shipped.stat().st_size < (tmp_path / "run" / "checkpoints" / "latest.pt").stat().st_size / 2
+
+    monkeypatch.setattr(play, "shipped_agent", lambda game: tmp_path / "agents" / f"{game}.pt")
+    test_cfg = {"checkpoint": None, "checkpoints_dir": str(tmp_path / "none"), "game": cfg["game"]}
+    assert play.checkpoint_path(test_cfg) == shipped  # nothing of the user's own: the shipped one
+    assert play.describe_shipped(agent) == ("no agent of your own for memory: playing the one a3c ships, trained for "
+                                            "10,000,000 frames by `a3c bench learn` at abc1234 (greedy with sticky "
+                                            "actions: 1.0 over 10 games)")
+    published = tmp_path / "none" / "memory" / "best.pt"
+    save_checkpoint(agent, published)
+    assert play.checkpoint_path(test_cfg) == published  # the user's own comes first
