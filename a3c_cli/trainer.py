@@ -171,17 +171,19 @@ class Training:
         processes.stop.set()
         self.view.status = "stopping workers"
         processes.join(processes.workers, JOIN_SECONDS, self.handle)
-        finished = lambda: bool(self.stats.last_eval and self.stats.last_eval.get("final"))  # noqa: E731
         if reason in LIMITS and processes.evaluator.is_alive():
             self.view.status = "final evaluation"
             self.request_evaluation(final=True)
-            while processes.evaluator.is_alive() and not finished():
+            while processes.evaluator.is_alive() and not self.final_evaluated():
                 self.read_events(timeout=0.25)
         processes.stop_evaluator()
         # An interrupted run does not wait for an evaluation in progress: it only plays episodes.
         processes.join([processes.evaluator], JOIN_SECONDS if reason in LIMITS else 2.0, self.handle)
         self.read_events(timeout=0.1)
-        return finished()
+        return self.final_evaluated()
+
+    def final_evaluated(self) -> bool:
+        return bool(self.stats.last_eval and self.stats.last_eval.get("final"))
 
     def save_latest(self) -> None:
         checkpoint = make_checkpoint(
