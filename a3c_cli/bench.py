@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from a3c_cli.errors import UsageError
+from a3c_cli.rundir import CHECKPOINTS, METRICS, read_records
 
 STARTUP_S = 15.0  # the training phase runs this much longer: processes and emulators start first
 WARMUP_S = 3.0  # after the first update (a quarter of a short phase): processes starting, caches cold
@@ -134,8 +135,8 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
     run_dir.mkdir(parents=True, exist_ok=True)
     limit = STARTUP_S + seconds
     cfg = {**cfg, "max_minutes": limit / 60, "max_frames": 10**15, "eval_interval": 10**15, "eval_episodes": 1,
-           "log_interval": 1.0, "progress": False, "resume": None, "checkpoints_dir": str(run_dir / "checkpoints")}
-    sampler = MemorySampler(run_dir / "metrics.jsonl", after_first_update=MEMORY_SAMPLE_AT * seconds)
+           "log_interval": 1.0, "progress": False, "resume": None, "checkpoints_dir": str(run_dir / CHECKPOINTS)}
+    sampler = MemorySampler(run_dir / METRICS, after_first_update=MEMORY_SAMPLE_AT * seconds)
     sampler.start()
     age_at_start = seconds_alive() or 0.0  # the trainer's figure counts from this process's start
     try:
@@ -143,7 +144,7 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
     finally:
         sampler.run_ended.set()  # a run that never updated has nothing to sample
         sampler.join()
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    records = read_records(run_dir)
     first_update = next((r for r in records if r["kind"] == "start"), None)
     lines = [r for r in records if r["kind"] == "train"]
     warmup = min(WARMUP_S, seconds / 4)

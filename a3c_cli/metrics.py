@@ -10,6 +10,8 @@ import logging
 import math
 from pathlib import Path
 
+from a3c_cli.rundir import METRICS, TENSORBOARD
+
 log = logging.getLogger("a3c")
 
 FILE_ONLY = {"file_only": True}  # log(..., extra=FILE_ONLY): into train.log, not onto the terminal
@@ -32,9 +34,9 @@ class RunRecords:
     def __init__(self, run_dir: Path):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.path = run_dir / "metrics.jsonl"
+        self.path = run_dir / METRICS
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115  (open for the run's life; close() ends it)
-        self._tensorboard = SummaryWriter(str(run_dir / "tensorboard"))
+        self._tensorboard = SummaryWriter(str(run_dir / TENSORBOARD))
 
     def _write(self, record: dict) -> None:
         self._file.write(json.dumps(record) + "\n")

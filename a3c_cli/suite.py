@@ -35,7 +35,7 @@ from pathlib import Path
 
 from a3c_cli.errors import RunFailed, UsageError
 from a3c_cli.files import read_json, write_json
-from a3c_cli.rundir import latest_checkpoint, read_metrics
+from a3c_cli.rundir import latest_checkpoint, metrics_file, read_metrics
 from a3c_cli.suite_report import ROW, format_row, game_row, write_report
 
 SUITE = ["Pong-ALE", "Breakout-ALE", "BeamRider-ALE", "Qbert-ALE", "Seaquest-ALE", "SpaceInvaders-ALE",
@@ -238,7 +238,7 @@ def train_game(suite_dir: Path, game: str, settings: dict, overrides: list[str],
 
 def trained_to(run_dir: Path, frames: int) -> bool:
     """Whether the run reached the budget and evaluated its final weights (saved as latest.pt)."""
-    if not (run_dir / "metrics.jsonl").is_file():
+    if not metrics_file(run_dir).is_file():
         return False
     _, evals = read_metrics(run_dir)
     return any(e.get("final") and e["frames"] >= frames for e in evals)
