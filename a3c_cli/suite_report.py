@@ -153,23 +153,29 @@ def write_report(suite_dir: Path, games: list[str], settings: dict) -> None:
     """learn.json, learn.md and learn.png from the rows written so far; the table on the terminal."""
     frames = int(settings["frames"])
     rows = [read_json(suite_dir / g / ROW) for g in games if (suite_dir / g / ROW).is_file()]
-    write_json(suite_dir / "learn.json", {"settings": settings, "anchors": anchors_for(frames), "rows": rows})
-    header, body = table_rows(rows, frames)
-    machine = (rows[0]["machine"] if rows else None) or {}
-    caption = (
-        f"Learning at {frames:,} frames, {settings['workers']} workers a game, seed {settings['seed']}; "
-        f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; {machine.get('date', '?')}."
-    )
-    markdown = [caption, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    markdown += ["| " + " | ".join(cells) + " |" for cells in body]
+    report = {"settings": settings, "anchors": anchors_for(frames), "rows": rows}
+    write_json(suite_dir / "learn.json", report)
     with atomic_path(suite_dir / "learn.md") as tmp:
-        tmp.write_text("\n".join(markdown) + "\n", encoding="utf-8")
+        tmp.write_text(markdown(report), encoding="utf-8")
+    header, body = table_rows(rows, frames)
     print_table(header, body, f"a3c bench learn: {len(rows)} of {len(games)} games at {frames:,} frames")
     if rows:
         from a3c_cli.plot import plot_suite
 
         plot_suite([suite_dir / r["game"] for r in rows], rows, anchors_for(frames), suite_dir / "learn.png")
     print(f"written: {suite_dir / 'learn.json'}, learn.md, learn.png")
+
+
+def markdown(report: dict) -> str:
+    """learn.md: a caption (budget, workers, seed, machine, date) and the table of learn.json."""
+    settings, rows = report["settings"], report["rows"]
+    frames = int(settings["frames"])
+    header, body = table_rows(rows, frames)
+    machine = (rows[0]["machine"] if rows else None) or {}
+    caption = (f"Learning at {frames:,} frames, {settings['workers']} workers a game, seed {settings['seed']}; "
+               f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; {machine.get('date', '?')}.")
+    lines = [caption, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body]) + "\n"
 
 
 def print_table(header: list[str], body: list[list[str]], title: str) -> None:
@@ -198,3 +204,10 @@ def ship_agent(run_dir: Path, row: dict, path: Path | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint({**checkpoint, "optimizer": None, "shipped": shipped}, path)
     return path
+
+
+if __name__ == "__main__":  # python -m a3c_cli.suite_report learn.json: the table of a suite's record, again
+    import sys
+
+    print(markdown(read_json(sys.argv[1])), end="")
+

@@ -10,7 +10,7 @@ from conftest import a3c
 
 from a3c_cli.errors import UsageError
 from a3c_cli.suite import open_suite, parse_args, parse_frames, split_cores
-from a3c_cli.suite_report import ANCHORS, table_rows
+from a3c_cli.suite_report import ANCHORS, markdown, table_rows
 
 
 def test_frame_budgets_read_as_people_write_them():
@@ -61,6 +61,10 @@ def test_the_table_puts_the_published_anchors_beside_each_game():
     assert cells["A2C (baselines)"] == "34.0" and cells["PPO2 (baselines)"] == "73.0"
     assert cells["greedy, sticky 0.25"] == "20.0 ± 3.0 (10)" and cells["wall, min"] == "33.3"
     assert set(ANCHORS) == {10_000_000, 40_000_000}
+    report = {"settings": {"frames": "10000000", "workers": "2", "seed": "0"}, "rows": [{**row, "machine": None}]}
+    page = markdown(report).splitlines()
+    assert page[0].startswith("Learning at 10,000,000 frames, 2 workers a game, seed 0")
+    assert page[2] == "| " + " | ".join(header) + " |" and page[4] == "| " + " | ".join(body[0]) + " |"
 
 
 @pytest.mark.slow
