@@ -9,6 +9,7 @@ from collections import deque
 from pathlib import Path
 
 from a3c_cli.metrics import RunRecords
+from a3c_cli.processes import seconds_alive
 from a3c_cli.rundir import CURVE, published_best
 
 log = logging.getLogger("a3c")
@@ -80,9 +81,9 @@ class RunStats:
                     f"gradient and were skipped (try a lower optim.lr or game.reward_scale)")
         return None
 
-    def note_first_update(self, counters: dict, now: float, since_command: float | None) -> None:
+    def note_first_update(self, counters: dict, now: float) -> None:
         """How long start-up took (processes, imports, emulators): from the command to the first
-        update of the shared model."""
+        update of the shared model (from the run's start where /proc cannot say)."""
         if self.first_update_s is None and counters["updates"] > self.start_updates:
-            self.first_update_s = since_command or now
+            self.first_update_s = seconds_alive() or now
             self.records.first_update(now, counters, self.first_update_s)

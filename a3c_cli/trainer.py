@@ -27,7 +27,6 @@ from a3c_cli.games.make import check_game, resolve_actions
 from a3c_cli.metrics import RunRecords
 from a3c_cli.model import build_model
 from a3c_cli.optim import build_optimizer
-from a3c_cli.processes import seconds_alive
 from a3c_cli.progress import Display, Snapshot
 from a3c_cli.resume import resume_from
 from a3c_cli.run_stats import RunStats
@@ -142,9 +141,7 @@ class Training:
     def supervise(self) -> str:
         """Watch the run until a limit is reached or a process fails; return why it stopped."""
         cfg, processes = self.cfg, self.processes
-        fps_window = deque(
-            [(self.elapsed(), self.counters.frames)], maxlen=20
-        )  # ~5 s of (time, frames), for the display
+        fps_window = deque([(self.elapsed(), self.counters.frames)], maxlen=20)  # ~5 s of (time, frames): the display
         schedule = EvaluationSchedule(cfg["eval_interval"], self.counters.frames)
         while True:
             self.read_events(timeout=0.25)
@@ -152,7 +149,7 @@ class Training:
             fps_window.append((self.elapsed(), frames))
             fps = (fps_window[-1][1] - fps_window[0][1]) / max(fps_window[-1][0] - fps_window[0][0], 1e-9)
             self.update_view(fps, f"training ({processes.restarts} restarts)" if processes.restarts else "training")
-            self.stats.note_first_update(self.counters.snapshot(), self.elapsed(), seconds_alive())
+            self.stats.note_first_update(self.counters.snapshot(), self.elapsed())
             if self.elapsed() - self.stats.line_time >= cfg["log_interval"]:
                 self.write_train_line()
             if processes.failure is not None or not processes.replace_dead(self.handle):
