@@ -63,17 +63,17 @@ def write_curve(run_dir: str | Path) -> Path:
 
 
 SUITE_COLUMNS = 4
+ANCHOR_STYLES = ("--", ":", "-.")  # the published anchors of a game, in the order the suite lists them
 SUITE_WINDOW = 100  # the window of the figure the field reports: the mean of the last 100 training episodes
 
 
-def plot_suite(run_dirs: list[Path], rows: list[dict], anchors: dict, out: Path) -> Path:
+def plot_suite(run_dirs: list[Path], rows: list[dict], anchors: list[dict], out: Path) -> Path:
     """`a3c bench learn`'s figure: a panel per game, its training and evaluation returns against
     frames, the greedy score with sticky actions at the budget, a random agent's and the published
     anchors as lines."""
     columns = min(SUITE_COLUMNS, len(run_dirs))
     lines = (len(run_dirs) + columns - 1) // columns
     figure = Figure(figsize=(4.2 * columns, 3.2 * lines + 0.6), layout="constrained")
-    styles = cycle(["--", ":", "-."])
     for index, (run_dir, row) in enumerate(zip(run_dirs, rows)):
         axes = figure.add_subplot(lines, columns, index + 1)
         train, evals = read_metrics(run_dir)
@@ -100,10 +100,8 @@ def plot_suite(run_dirs: list[Path], rows: list[dict], anchors: dict, out: Path)
             label="greedy, sticky 0.25",
         )
         axes.axhline(row["random_sticky"]["mean"], color="0.5", lw=1, ls="-", label="random")
-        for (name, scores), style in zip(anchors.items(), styles):
-            score = scores.get(row["game"].split("-")[0])
-            if score is not None:
-                axes.axhline(score, color="0.2", lw=1, ls=style, label=name)
+        for (name, score), style in zip(anchors[index].items(), ANCHOR_STYLES):
+            axes.axhline(score, color="0.2", lw=1, ls=style, label=name)
         axes.set_title(plain(row["game"]), fontsize=10)
         axes.xaxis.set_major_formatter(EngFormatter())
         axes.tick_params(labelsize=8)

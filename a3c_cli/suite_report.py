@@ -103,6 +103,12 @@ def anchors_for(frames: int) -> dict:
     return ANCHORS.get(frames, {})
 
 
+def game_anchors(game: str, frames: int) -> dict:
+    """The published scores of one game at this budget: {anchor's name: score}."""
+    scores = {name: table.get(anchor_key(game)) for name, table in anchors_for(frames).items()}
+    return {name: score for name, score in scores.items() if score is not None}
+
+
 def number(value) -> str:
     if value is None:
         return "-"
@@ -162,7 +168,8 @@ def write_report(suite_dir: Path, games: list[str], settings: dict) -> None:
     if rows:
         from a3c_cli.plot import plot_suite
 
-        plot_suite([suite_dir / r["game"] for r in rows], rows, anchors_for(frames), suite_dir / "learn.png")
+        plot_suite([suite_dir / r["game"] for r in rows], rows, [game_anchors(r["game"], frames) for r in rows],
+                   suite_dir / "learn.png")
     print(f"written: {suite_dir / 'learn.json'}, learn.md, learn.png")
 
 
