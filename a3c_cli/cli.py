@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from a3c_cli.compose import given_limits_win, normalize_game_names, precheck, resolved
 from a3c_cli.config import CONFIG_DIR, available_cpus
 from a3c_cli.errors import Interrupted, RunFailed, UsageError
+from a3c_cli.launch import export_submitit_environment, launch_args
 from a3c_cli.processes import start_fork_server
 from a3c_cli.resume import resume_in_place
 from a3c_cli.validation import validate, validate_test
@@ -49,6 +50,8 @@ The others take --help. --debug shows the full traceback of an error.
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
 def train_app(cfg: DictConfig) -> float:
     with reported_errors("train"):
+        if cfg.distributed.backend != "none":
+            export_submitit_environment()  # before `${world_size:}` resolves: a job of the submitit launcher
         plain = resolved(cfg)
         given_limits_win(plain, list(HydraConfig.get().overrides.task))
         validate(plain)
@@ -158,7 +161,10 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(getattr(importlib.import_module(module), function)(args))
     args = normalize_game_names(args)
     with reported_errors(command):
-        args = resume_in_place(precheck(command, args), args)
+        cfg = precheck(command, args)
+        if command == "train":
+            cfg, args = launch_args(cfg, args)
+        args = resume_in_place(cfg, args)
     sys.argv = [f"a3c {command}", *args]
     HYDRA_COMMANDS[command]()
     from a3c_cli import sweep

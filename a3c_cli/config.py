@@ -53,19 +53,34 @@ def past_full_step(workers) -> bool:
     return isinstance(workers, int) and workers > MOST_WORKERS_AT_FULL_STEP
 
 
-def envs_for(workers) -> int:
-    """The default envs_per_worker: 8 on up to 4 workers; 16 // workers (2 on 8, 1 on 16) on more."""
-    return max(1, ENVIRONMENTS_IN_ALL // workers) if past_full_step(workers) else MOST_PER_WORKER
+def envs_for(workers, ranks=1) -> int:
+    """The default envs_per_worker: 8 on up to 4 workers; 16 // workers (2 on 8, 1 on 16) on more.
+    Workers count over all ranks of a distributed run: their updates land on the same weights."""
+    pool = _pool(workers, ranks)
+    return max(1, ENVIRONMENTS_IN_ALL // pool) if past_full_step(pool) else MOST_PER_WORKER
 
 
-def lr_for(lr: float, workers) -> float:
-    """The default learning rate: `lr` on up to 4 workers, lr x 2 / workers on more."""
-    return lr * 2 / workers if past_full_step(workers) else lr
+def lr_for(lr: float, workers, ranks=1) -> float:
+    """The default learning rate: `lr` on up to 4 workers, lr x 2 / workers on more (all ranks' workers)."""
+    pool = _pool(workers, ranks)
+    return lr * 2 / pool if past_full_step(pool) else lr
+
+
+def _pool(workers, ranks):
+    """Workers of every rank together (a bad value passes through: validation.py names it)."""
+    return workers * ranks if isinstance(workers, int) and isinstance(ranks, int) else workers
+
+
+def launcher_world_size() -> int:
+    """The processes of a torch.distributed job, as its launcher says: torchrun's WORLD_SIZE,
+    else Slurm's task count (srun, Hydra's submitit launcher); 1 outside a launcher."""
+    return int(os.environ.get("WORLD_SIZE") or os.environ.get("SLURM_NTASKS") or 1)
 
 
 # `workers: ${cpu_count:}` in conf/config.yaml: one worker per core by default;
 # `envs_per_worker: ${envs_for:${workers}}` there and `lr: ${lr_for:1.0e-3,${workers}}` in
 # conf/optim/: the defaults that follow the number of workers (above);
+# `ranks: ${world_size:}` in conf/distributed/gloo.yaml: the launcher's process count;
 # `name: ${slug:${.id}}` in conf/game/{retro,ale}.yaml: the run's name from the id given;
 # `cpus_per_task: ${add:${workers},1}` in conf/hydra/launcher/: a worker each, and one more.
 for name, resolver in (
@@ -74,6 +89,7 @@ for name, resolver in (
     ("lr_for", lr_for),
     ("slug", slug),
     ("add", add),
+    ("world_size", launcher_world_size),
 ):
     if not OmegaConf.has_resolver(name):
         OmegaConf.register_new_resolver(name, resolver)
@@ -164,10 +180,20 @@ class ModelConfig:
 
 
 @dataclass
+class DistributedConfig:
+    backend: str = "none"  # none: one machine; gloo: one run over the ranks that torchrun or srun starts
+    ranks: int = 1  # the job's processes, one per node, each with its own workers: set from the launcher's WORLD_SIZE
+    sync_interval: float = 2.0  # seconds between two all-reduces of the parameters' changes (and of the counters)
+    reduce: str = "sum"  # sum: every rank's changes add up, as one Hogwild pool; mean: their average
+    timeout: float = 300.0  # seconds to wait for the other ranks, when joining and in each sync
+
+
+@dataclass
 class TrainConfig:
     game: Any = MISSING  # the game: a file of conf/game/ (game=Pong-ALE), or retro or ale with game.id=
     optim: Any = MISSING  # the optimizer: a file of conf/optim/ (optim=rmsprop)
     model: ModelConfig = MISSING  # the network: a file of conf/model/ (model=lstm)
+    distributed: DistributedConfig = MISSING  # one run over several machines: a file of conf/distributed/ (none, gloo)
     workers: int = MISSING  # Hogwild worker processes (a warning when more than the cores)
     envs_per_worker: int = MOST_PER_WORKER  # environments a worker steps in lockstep; 1: classic A3C
     pin_workers: bool = True  # each worker and its emulator processes stay on one core when workers >= cores (faster)
@@ -216,6 +242,7 @@ def register_schemas() -> None:
     cs.store(group="schema/optim", name="adam", node=AdamConfig)
     cs.store(group="schema/optim", name="rmsprop", node=RMSpropConfig)
     cs.store(group="schema", name="model", node=ModelConfig)
+    cs.store(group="schema", name="distributed", node=DistributedConfig)
 
 
 register_schemas()

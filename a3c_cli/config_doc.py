@@ -25,6 +25,7 @@ ESCAPES = str.maketrans({"|": r"\|", "<": r"\<", "*": r"\*"})  # in a table's ce
 TABLES = [
     ("`a3c train`", schema.TrainConfig, "", "config.yaml"),
     ("`model=lstm`", schema.ModelConfig, "model.", "model/lstm.yaml"),
+    ("`distributed`: none (the default) or gloo", schema.DistributedConfig, "distributed.", None),
     ("`optim`: every optimizer", schema.OptimConfig, "optim.", None),
     ("`optim=adam`", schema.AdamConfig, "optim.", "optim/adam.yaml"),
     ("`optim=rmsprop`", schema.RMSpropConfig, "optim.", "optim/rmsprop.yaml"),
@@ -74,16 +75,20 @@ def conf_file(path: str | None) -> tuple[dict, list]:
 
 def in_words(value: str) -> str:
     """What an interpolation of conf/ means, with examples computed by config.py's own resolvers."""
-    most, lr = schema.MOST_WORKERS_AT_FULL_STEP, re.fullmatch(r"\$\{lr_for:([^,]+),\$\{workers\}\}", value)
+    pool = r",\$\{workers\},\$\{distributed\.ranks\}\}"  # workers x ranks: every rank's workers count
+    most, lr = schema.MOST_WORKERS_AT_FULL_STEP, re.fullmatch(r"\$\{lr_for:([^,]+)" + pool, value)
     if value == "${cpu_count:}":
         return "one per core"
-    if value == "${envs_for:${workers}}":
+    if value == "${world_size:}":
+        return "the launcher's WORLD_SIZE (or Slurm's task count)"
+    if value == "${envs_for:${workers},${distributed.ranks}}":
         eg = ", ".join(f"{schema.envs_for(w)} on {w}" for w in (8, 16))
-        return f"{schema.envs_for(1)} on up to {most} workers; {schema.ENVIRONMENTS_IN_ALL} // workers on more ({eg})"
+        return (f"{schema.envs_for(1)} on up to {most} workers; {schema.ENVIRONMENTS_IN_ALL} // workers on more "
+                f"({eg}); workers of all ranks")
     if lr:
         rate = float(lr.group(1))
         eg = ", ".join(f"{schema.lr_for(rate, w):g} on {w}" for w in (8, 16))
-        return f"{rate:g} on up to {most} workers; {rate:g} x 2 / workers on more ({eg})"
+        return f"{rate:g} on up to {most} workers; {rate:g} x 2 / workers on more ({eg}); workers of all ranks"
     return f"`{value}`"
 
 
@@ -101,7 +106,7 @@ def default(field: dataclasses.Field, overrides: dict, groups: dict) -> str:
 def type_name(field: dataclasses.Field) -> str:
     """The annotation, readably; a field that a group of conf/ fills (game, optim, model): that group."""
     name = re.sub(r"^Optional\[(.*)\]$", r"\1 or null", field.type).replace("List[", "list[")
-    return f"group: conf/{field.name}/" if field.type in ("Any", "ModelConfig") else name
+    return f"group: conf/{field.name}/" if field.type in ("Any", "ModelConfig", "DistributedConfig") else name
 
 
 def section(title: str, head: list[str], body: list[list[str]]) -> str:

@@ -16,8 +16,19 @@ NAMES = ("frames", "updates", "episodes", "skipped_updates")
 class Counters:
     def __init__(self, ctx: BaseContext, slots: int, start: dict | None = None):
         self._values = ctx.Array("q", (slots + 1) * len(NAMES), lock=False)
-        for i, name in enumerate(NAMES):  # the last slot: what the run counted before a resume
-            self._values[slots * len(NAMES) + i] = int((start or {}).get(name, 0))
+        self._slots = slots
+        self.set_base([int((start or {}).get(name, 0)) for name in NAMES])
+
+    def set_base(self, values: list[int]) -> None:
+        """The last slot, written by the trainer alone: what the run counted before a resume, and,
+        in a distributed run, what the other ranks counted up to the last sync."""
+        for i, value in enumerate(values):
+            self._values[self._slots * len(NAMES) + i] = value
+
+    def own(self) -> list[int]:
+        """What this process's workers counted (the slots but the last), in NAMES' order."""
+        values = self._values[: self._slots * len(NAMES)]
+        return [sum(values[i :: len(NAMES)]) for i in range(len(NAMES))]
 
     def add(self, slot: int, frames: int, updates: int, episodes: int, skipped_updates: int) -> None:
         base = slot * len(NAMES)

@@ -43,15 +43,17 @@ class RunRecords:
         self._file.flush()
 
     def train(self, time: float, counters: dict, fps: float, returns: list[float], lengths: list[int],
-              learning: list[dict]) -> dict:
+              learning: list[dict], sync: dict | None = None) -> dict:
         """A training line. `learning`: the loss's parts of each update since the previous line
-        (per decision), recorded as their means."""
+        (per decision), recorded as their means; `sync`: a distributed run's syncs since then."""
         means = {name: sum(u[name] for u in learning) / len(learning) for name in learning[0]} if learning else {}
         record = {"kind": "train", "time": round(time, 2), **counters, "fps": round(fps, 1),
                   "episode_returns": returns, "episode_lengths": lengths, "episode_return": summarize(returns),
-                  "learning": means}
+                  "learning": means, **({"sync": sync} if sync else {})}
         self._write(record)
         step = counters["frames"]
+        for name, value in (sync or {}).items():
+            self._tensorboard.add_scalar(f"sync/{name}", value, step)
         self._tensorboard.add_scalar("train/fps", fps, step)
         for name, value in means.items():
             self._tensorboard.add_scalar(f"learn/{name}", value, step)

@@ -62,15 +62,16 @@ class RunStats:
         except Exception as exc:  # a picture is not worth stopping a run for
             log.warning("could not draw %s: %s", self.run_dir / CURVE, exc)
 
-    def write_train_line(self, counters: dict, now: float) -> str | None:
-        """A training line: counters, frames/s since the previous line, the episodes finished;
-        none while no update happened (the workers starting). Returns why the run must stop
-        when it diverged: most updates since the last line skipped as non-finite."""
+    def write_train_line(self, counters: dict, now: float, sync: dict | None = None) -> str | None:
+        """A training line: counters, frames/s since the previous line, the episodes finished (and
+        a distributed run's sync figures); none while no update happened (the workers starting).
+        Returns why the run must stop when it diverged: most updates since the last line skipped
+        as non-finite."""
         if counters["updates"] == self.line_updates and not self.returns:
             self.line_time = now
             return None
         fps = (counters["frames"] - self.line_frames) / max(now - self.line_time, 1e-9)
-        self.records.train(now, counters, fps, self.returns, self.lengths, self.learning)
+        self.records.train(now, counters, fps, self.returns, self.lengths, self.learning, sync)
         updates = counters["updates"] - self.line_updates
         skipped = counters["skipped_updates"] - self.line_skipped
         self.returns, self.lengths, self.learning = [], [], []
@@ -87,3 +88,17 @@ class RunStats:
         if self.first_update_s is None and counters["updates"] > self.start_updates:
             self.first_update_s = seconds_alive() or now
             self.records.first_update(now, counters, self.first_update_s)
+
+
+def describe_run(cfg: dict, ranks: int) -> str:
+    """The run's shape, as its first lines say it."""
+    where = f" on each of {ranks} ranks ({cfg['workers'] * ranks} workers in all)" if ranks > 1 else ""
+    return (f"{cfg['game']['name']}: {cfg['workers']} workers x {cfg['envs_per_worker']} environments{where}, "
+            f"{cfg['optim']['name']} optimizer (lr {cfg['optim']['lr']:g}, "
+            f"{'shared' if cfg['optim']['shared'] else 'per-worker'} statistics), LSTM {cfg['model']['lstm_size']}")
+
+
+def describe_counts(counters: dict, seconds: float) -> str:
+    return (f"{counters['frames']:,} frames, {counters['updates']:,} updates, {counters['episodes']:,} episodes in "
+            f"{seconds:.0f} s ({counters['frames'] / max(seconds, 1e-9):.0f} frames/s)")
+

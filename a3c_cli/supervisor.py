@@ -27,10 +27,11 @@ DEATH_WINDOW_S = 60.0
 
 class Supervisor:
     def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer, entropy_weight: EntropyWeight,
-                 start: dict | None, best: Callable[[], float | None]):
+                 start: dict | None, best: Callable[[], float | None], evaluates: bool = True):
         """`start`: the counters a resumed run starts from; `best`: the run's best evaluation so
-        far, which a restarted evaluator must not mistake its first result for a new best over."""
-        self.cfg, self.run_dir, self.best = cfg, run_dir, best
+        far, which a restarted evaluator must not mistake its first result for a new best over;
+        `evaluates`: whether this trainer has an evaluator (in a distributed run, rank 0 alone)."""
+        self.cfg, self.run_dir, self.best, self.evaluates = cfg, run_dir, best, evaluates
         self.shared_model, self.optimizer, self.entropy_weight = shared_model, optimizer, entropy_weight
         self.ctx = child_context()
         self.counters = Counters(self.ctx, slots=cfg["workers"], start=start)
@@ -70,7 +71,8 @@ class Supervisor:
         log.info("worker %d started (pid %d)", rank, worker.pid)
 
     def start(self) -> None:
-        self.start_evaluator()
+        if self.evaluates:
+            self.start_evaluator()
         for rank in range(self.cfg["workers"]):
             self.start_worker(rank)
 
@@ -105,7 +107,7 @@ class Supervisor:
         kill -9) with a fresh environment; give up on one that died DEATHS_ALLOWED times within
         DEATH_WINDOW_S. Returns False when the run cannot go on. `handle` takes the events read
         while looking for the dead ones' last words, and an "evaluator_restarted" event."""
-        dead = [p for p in [*self.workers, self.evaluator] if not p.is_alive()]
+        dead = [p for p in self.processes() if not p.is_alive()]
         if dead:
             self.read_events(0.2, handle)  # their error events, if they managed to send them
         for process in dead:
@@ -144,12 +146,15 @@ class Supervisor:
                 p.terminate()
                 p.join(5)
 
+    def processes(self) -> list:
+        return [p for p in [*self.workers, self.evaluator] if p is not None]
+
     def stop_evaluator(self) -> None:
-        if self.evaluator.is_alive():
+        if self.evaluator is not None and self.evaluator.is_alive():
             self.eval_requests.put(None)
 
     def kill_all(self) -> None:
-        for p in [*self.workers, self.evaluator]:
-            if p is not None and p.is_alive():
+        for p in self.processes():
+            if p.is_alive():
                 p.kill()
                 p.join(5)

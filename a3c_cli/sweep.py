@@ -26,6 +26,7 @@ from rich.text import Text
 
 from a3c_cli.errors import RunFailed, UsageError
 from a3c_cli.files import atomic_path
+from a3c_cli.launch import launched
 from a3c_cli.progress import clock, number
 from a3c_cli.rundir import (
     METRICS,
@@ -237,6 +238,8 @@ class SweepSummary(Callback):
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         run_dir = Path(config.hydra.runtime.output_dir)
+        if (launch := launched()) is not None and launch.rank > 0:
+            return  # one result per run: rank 0's, which evaluates
         try:
             if job_return.status == JobStatus.FAILED:
                 # the exception is the truth, whatever the job managed to write before it

@@ -69,7 +69,17 @@ def validate(cfg: dict) -> None:
     _require(model["channels"] >= 1, f"model.channels={model['channels']}: must be >= 1")
     _require(model["lstm_size"] >= 1, f"model.lstm_size={model['lstm_size']}: must be >= 1")
 
+    validate_distributed(cfg["distributed"])
     validate_game(cfg["game"])
+
+
+def validate_distributed(settings: dict) -> None:
+    _require(settings["backend"] in ("none", "gloo"), f"distributed.backend={settings['backend']}: must be none or "
+             "gloo (choose with distributed=gloo)")
+    _require(settings["ranks"] >= 1, f"distributed.ranks={settings['ranks']}: must be >= 1")
+    _require(settings["sync_interval"] > 0, f"distributed.sync_interval={settings['sync_interval']}: must be > 0 s")
+    _require(settings["reduce"] in ("sum", "mean"), f"distributed.reduce={settings['reduce']}: must be sum or mean")
+    _require(settings["timeout"] > 0, f"distributed.timeout={settings['timeout']}: must be > 0 s")
 
 
 def validate_game(game: dict) -> None:

@@ -14,8 +14,9 @@ MOST_FUNCTION_LINES = 50
 LAYERS = {
     "commands": {"__main__", "cli", "compose", "catalog", "play", "sweep", "bench", "suite", "suite_report",
                  "config_doc"},
-    "training and records": {"trainer", "supervisor", "run_stats", "a3c", "evaluator", "episodes", "preload",
-                             "progress", "metrics", "checkpoint", "resume", "rundir", "plot", "video"},
+    "training and records": {"trainer", "training", "distributed", "launch", "supervisor", "run_stats", "a3c",
+                             "evaluator", "episodes", "preload", "progress", "metrics", "checkpoint", "resume",
+                             "rundir", "plot", "video"},
     "games, model, files": {"config", "provenance", "errors", "files", "processes", "child", "counters", "model",
                             "optim", "games", "conf", "validation"},
 }
