@@ -14,7 +14,8 @@ from a3c_cli.rundir import CURVE, published_best
 
 log = logging.getLogger("a3c")
 
-DIVERGED_FRACTION = 0.5  # of the updates between two training lines skipped as non-finite
+DIVERGED_FRACTION = 0.5  # of the last JUDGED_UPDATES or more updates skipped as non-finite: the run diverged
+JUDGED_UPDATES = 10
 RECENT_EPISODES = 20  # the display's running mean of training returns
 
 
@@ -30,7 +31,8 @@ class RunStats:
         self.best: float | None = resumed["best_return"] if resumed else None
         self.eval_pending = False
         self.line_time, self.line_frames = now, start["frames"]  # when the last training line was written
-        self.line_updates, self.line_skipped = start["updates"], start["skipped_updates"]
+        self.line_updates = start["updates"]
+        self.judged_updates, self.judged_skipped = start["updates"], start["skipped_updates"]  # counted since
         self.start_updates, self.first_update_s = start["updates"], None
 
     def handle(self, event: dict, now: float) -> None:
@@ -65,19 +67,21 @@ class RunStats:
     def write_train_line(self, counters: dict, now: float, sync: dict | None = None) -> str | None:
         """A training line: counters, frames/s since the previous line, the episodes finished (and
         a distributed run's sync figures); none while no update happened (the workers starting).
-        Returns why the run must stop when it diverged: most updates since the last line skipped
-        as non-finite."""
+        Returns why the run must stop when it diverged: most of the last 10 or more updates
+        skipped as non-finite."""
         if counters["updates"] == self.line_updates and not self.returns:
             self.line_time = now
             return None
         fps = (counters["frames"] - self.line_frames) / max(now - self.line_time, 1e-9)
         self.records.train(now, counters, fps, self.returns, self.lengths, self.learning, sync)
-        updates = counters["updates"] - self.line_updates
-        skipped = counters["skipped_updates"] - self.line_skipped
         self.returns, self.lengths, self.learning = [], [], []
-        self.line_time, self.line_frames = now, counters["frames"]
-        self.line_updates, self.line_skipped = counters["updates"], counters["skipped_updates"]
-        if updates >= 10 and skipped >= DIVERGED_FRACTION * updates:
+        self.line_time, self.line_frames, self.line_updates = now, counters["frames"], counters["updates"]
+        updates = counters["updates"] - self.judged_updates
+        skipped = counters["skipped_updates"] - self.judged_skipped
+        if updates < JUDGED_UPDATES:  # a slow machine makes fewer updates a line: judge over several lines
+            return None
+        self.judged_updates, self.judged_skipped = counters["updates"], counters["skipped_updates"]
+        if skipped >= DIVERGED_FRACTION * updates:
             return (f"training diverged: {skipped} of the last {updates} updates had a non-finite loss or "
                     f"gradient and were skipped (try a lower optim.lr or game.reward_scale)")
         return None

@@ -152,3 +152,20 @@ def test_a_read_only_output_directory_is_one_line(tmp_path):
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "Read-only file system" in lines[0] and str(disk) in lines[0], result.stderr
+
+
+def test_divergence_is_judged_over_ten_updates_however_many_lines_they_take(tmp_path):
+    """A slow machine makes a few updates a line: they add up until there are enough to judge."""
+    from a3c_cli.metrics import RunRecords
+    from a3c_cli.run_stats import RunStats
+
+    start = {"frames": 0, "updates": 0, "episodes": 0, "skipped_updates": 0}
+    stats = RunStats({}, tmp_path, RunRecords(tmp_path), start, None, now=0.0)
+    said = []
+    for line in range(1, 4):  # 4 updates a line, every one skipped
+        counters = {**start, "frames": 640 * line, "updates": 4 * line, "skipped_updates": 4 * line}
+        said.append(stats.write_train_line(counters, now=2.0 * line))
+    assert said[:2] == [None, None]
+    assert said[2].startswith("training diverged: 12 of the last 12 updates")
+    healthy = {**start, "frames": 9000, "updates": 40, "skipped_updates": 12}  # 28 more, none skipped
+    assert stats.write_train_line(healthy, now=10.0) is None
