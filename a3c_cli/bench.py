@@ -1,7 +1,7 @@
 """`a3c bench`: how fast training runs, against how fast the emulator alone goes on the same cores.
 (`a3c bench learn`, how well it learns across a suite of games, is in suite.py.)
 
-    a3c bench [game=...] [workers=N] [seconds=S] [any other a3c train override]
+    a3c bench [game=...] [workers=N] [seconds=S] [ranks=R] [any other a3c train override]
 
 1. The emulator limit: N processes step the game's environment stack (frame skip, grayscale,
    crop and resize included) with random actions for S seconds. Training cannot beat it.
@@ -9,6 +9,10 @@
    and 15 more for start-up, measured from its steady state: the first seconds after the first
    update are left out.
 3. Memory: RSS and PSS of every process of that run, sampled S/2 seconds after its first update.
+
+With ranks=R the training run is a distributed one (distributed=gloo) of R ranks of N workers,
+started by `torchrun --standalone` on this machine, and the figures add its syncs' time and
+traffic: against `workers=R x N` alone, what the all-reduce costs.
 
 It prints the figures and writes them to bench.json in outputs/bench/<game>/<time>/, with the
 machine and commit they were measured on, so that runs can be compared.
@@ -20,12 +24,15 @@ import argparse
 import datetime
 import json
 import multiprocessing as mp
+import os
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from a3c_cli.errors import UsageError
+from a3c_cli.errors import RunFailed, UsageError
 from a3c_cli.rundir import CHECKPOINTS, METRICS, read_records
 
 STARTUP_S = 15.0  # the training phase runs this much longer: processes and emulators start first
@@ -46,12 +53,19 @@ def bench_command(argv: list[str]) -> int:
                         help="seconds=S (default 60) for each of the two phases, and any a3c train override")
     args = parser.parse_args(argv)
     seconds, overrides = take_seconds(args.overrides)
+    ranks, overrides = take_ranks(overrides)
 
     from a3c_cli.compose import normalize_game_names, precheck
 
-    cfg = precheck("train", normalize_game_names(overrides))
+    overrides = normalize_game_names(overrides) + (["distributed=gloo"] if ranks > 1 else [])
+    os.environ["WORLD_SIZE"] = str(ranks)  # what torchrun will say to the ranks: their defaults count all workers
+    try:
+        cfg = precheck("train", overrides)
+    finally:
+        del os.environ["WORLD_SIZE"]
     if cfg is None:  # what only a running Hydra job can resolve
         raise UsageError("a3c bench takes the key=value overrides of a single a3c train run")
+    cfg["overrides"] = overrides
     out_dir = Path("outputs") / "bench" / cfg["game"]["name"] / datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     results = run_bench(cfg, seconds, out_dir)
     print_results(results)
@@ -75,6 +89,14 @@ def take_seconds(overrides: list[str]) -> tuple[float, list[str]]:
     return seconds, rest
 
 
+def take_ranks(overrides: list[str]) -> tuple[int, list[str]]:
+    ranks = [o for o in overrides if o.startswith("ranks=")]
+    value = ranks[-1].removeprefix("ranks=") if ranks else "1"
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"ranks={value}: give a number of ranks >= 1 (e.g. ranks=2)")
+    return int(value), [o for o in overrides if not o.startswith("ranks=")]
+
+
 def run_bench(cfg: dict, seconds: float, out_dir: Path) -> dict:
     from a3c_cli.games.make import check_game, resolve_actions
     from a3c_cli.provenance import machine
@@ -82,14 +104,17 @@ def run_bench(cfg: dict, seconds: float, out_dir: Path) -> dict:
     check_game(cfg["game"])
     cfg["game"] = resolve_actions(cfg["game"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    print(f"a3c bench: {cfg['game']['name']}, {cfg['workers']} workers x {cfg['envs_per_worker']} environments, "
+    ranks = cfg["distributed"]["ranks"]
+    where = f" on each of {ranks} ranks" if ranks > 1 else ""
+    print(f"a3c bench: {cfg['game']['name']}, {cfg['workers']} workers x {cfg['envs_per_worker']} environments{where}, "
           f"{seconds:.0f} s per phase")
-    print(f"1/2 emulator limit: {cfg['workers']} processes stepping the game with random actions")
-    emulator = emulator_limit(cfg, seconds)
+    print(f"1/2 emulator limit: {cfg['workers'] * ranks} processes stepping the game with random actions")
+    emulator = emulator_limit(cfg, seconds, cfg["workers"] * ranks)
     print(f"2/2 training: a3c train for {seconds + STARTUP_S:.0f} s, {STARTUP_S:.0f} of them for start-up")
     training = training_throughput(cfg, seconds, out_dir / "train")
     return {
         "game": cfg["game"]["name"], "workers": cfg["workers"], "envs_per_worker": cfg["envs_per_worker"],
+        **({"ranks": ranks} if ranks > 1 else {}),
         "seconds": seconds, "machine": machine(), "emulator": emulator, "training": training,
         "ratio": round(training["frames_per_s"] / emulator["frames_per_s"], 3) if training["frames_per_s"] else None,
         "config": {k: cfg[k] for k in ("rollout_steps", "model", "optim")},
@@ -98,11 +123,11 @@ def run_bench(cfg: dict, seconds: float, out_dir: Path) -> dict:
 
 # -- 1. the emulator limit ------------------------------------------------------------------------
 
-def emulator_limit(cfg: dict, seconds: float) -> dict:
-    with ProcessPoolExecutor(cfg["workers"], mp_context=mp.get_context("spawn")) as pool:
+def emulator_limit(cfg: dict, seconds: float, processes: int) -> dict:
+    with ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn")) as pool:
         start_together = time.time() + 3.0  # every process has made its emulator by then
         futures = [pool.submit(step_randomly, cfg["game"], cfg["model"]["frame_size"], start_together, seconds, seed)
-                   for seed in range(cfg["workers"])]
+                   for seed in range(processes)]
         rates = [future.result() for future in futures]
     return {"frames_per_s": round(sum(rates)), "per_process": [round(r) for r in rates]}
 
@@ -138,9 +163,13 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
            "log_interval": 1.0, "progress": False, "resume": None, "checkpoints_dir": str(run_dir / CHECKPOINTS)}
     sampler = MemorySampler(run_dir / METRICS, after_first_update=MEMORY_SAMPLE_AT * seconds)
     sampler.start()
-    age_at_start = seconds_alive() or 0.0  # the trainer's figure counts from this process's start
+    # the trainer's figure counts from its process's start: this one, or a rank torchrun starts now
+    age_at_start = (seconds_alive() or 0.0) if cfg["distributed"]["ranks"] == 1 else 0.0
     try:
-        train(cfg, str(run_dir))
+        if cfg["distributed"]["ranks"] > 1:
+            train_ranks(cfg, run_dir)
+        else:
+            train(cfg, str(run_dir))
     finally:
         sampler.run_ended.set()  # a run that never updated has nothing to sample
         sampler.join()
@@ -157,7 +186,32 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
         result["frames_per_s"] = round((steady[-1]["frames"] - steady[0]["frames"]) / span)
         result["updates_per_s"] = round((steady[-1]["updates"] - steady[0]["updates"]) / span, 1)
         result["measured_s"] = round(span, 1)
+        result.update(sync_figures(steady))
     return result
+
+
+def train_ranks(cfg: dict, run_dir: Path) -> None:
+    """The training phase of ranks=R: `a3c train distributed=gloo` under torchrun, on this machine."""
+    ours = {"max_minutes": cfg["max_minutes"], "max_frames": "null", "eval_interval": cfg["eval_interval"],
+            "eval_episodes": 1, "log_interval": 1, "progress": "false", "resume": "null",
+            "hydra.run.dir": run_dir, "checkpoints_dir": cfg["checkpoints_dir"]}
+    given = [o for o in cfg["overrides"] if o.split("=", 1)[0] not in ours]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc-per-node={cfg['distributed']['ranks']}", "-m", "a3c_cli", "train", *given,
+               *(f"{key}={value}" for key, value in ours.items())]
+    with open(run_dir / "torchrun.log", "w") as log:
+        if subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
+            raise RunFailed(f"the distributed training phase failed: see {run_dir / 'torchrun.log'}")
+
+
+def sync_figures(lines: list[dict]) -> dict:
+    """A distributed run's syncs over the measured lines: their time and traffic."""
+    syncs = [line["sync"] for line in lines if line.get("sync")]
+    if not syncs:
+        return {}
+    count = sum(s["syncs"] for s in syncs)
+    return {"syncs": count, "sync_ms_mean": round(sum(s["ms_mean"] * s["syncs"] for s in syncs) / count, 1),
+            "sync_ms_max": max(s["ms_max"] for s in syncs), "sync_bytes": syncs[-1]["bytes_per_sync"]}
 
 
 class MemorySampler(threading.Thread):
@@ -220,6 +274,10 @@ def print_results(results: dict) -> None:
     for row in training["memory"]:
         memory.add_row(row["process"], f"{row['rss_mb']:.0f}", f"{row['pss_mb']:.0f}")
     console.print(memory)
+    if "sync_ms_mean" in training:
+        console.print(f"{training['syncs']} syncs while measured, {training['sync_ms_mean']:.0f} ms each on average "
+                      f"(at most {training['sync_ms_max']:.0f}, the wait for the slowest rank included), "
+                      f"{training['sync_bytes'] / 1e6:.1f} MB each")
     if training["first_update_s"] is not None:
         console.print(f"first update {training['first_update_s']:.1f} s after the training phase started")
     m = results["machine"]
