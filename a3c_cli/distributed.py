@@ -181,7 +181,3 @@ class Link:
         names = ", ".join(f"rank {r}" for r in silent) or "another rank"
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
         return f"{names} stopped answering during a sync ({first}): see its log"
-
-    def leave(self) -> None:
-        if dist.is_initialized():
-            dist.destroy_process_group()

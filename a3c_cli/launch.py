@@ -87,4 +87,3 @@ def export_submitit_environment() -> None:
 def in_submitit_job() -> bool:
     """A job that submitit started (Hydra's submitit launchers), on Slurm or on this machine."""
     return bool(os.environ.get("SUBMITIT_EXECUTOR") or os.environ.get("SUBMITIT_LOCAL_JOB_ID"))
-

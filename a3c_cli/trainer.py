@@ -24,7 +24,6 @@ from a3c_cli.training import Training
 log = logging.getLogger("a3c")
 
 
-
 def train(cfg: dict, run_dir: str) -> float:
     """Run one training job; return the best greedy evaluation return (what sweepers maximise),
     -inf if no evaluation finished."""

@@ -145,7 +145,8 @@ def test_a_restarted_attempt_goes_on_from_the_runs_latest_checkpoint(monkeypatch
     ({"RANK": "0", "WORLD_SIZE": "2"}, ["distributed=gloo"], "pass the same hydra.run.dir"),
 ])
 def test_a_launch_that_cannot_work_is_one_line(monkeypatch, env, overrides, says):
-    for key in ("RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "SUBMITIT_EXECUTOR", "SUBMITIT_LOCAL_JOB_ID"):
+    unset = ("RANK", "WORLD_SIZE", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "SUBMITIT_EXECUTOR", "SUBMITIT_LOCAL_JOB_ID")
+    for key in unset:
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
