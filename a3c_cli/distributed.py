@@ -78,7 +78,8 @@ class RankLost(Exception):
 
 @dataclass(frozen=True)
 class Agreed:
-    """What every rank learns at the same sync: why the run stops, and the rank that asked first."""
+    """What every rank learns at the same sync: why the run stops, and the rank that voted for it
+    (the lowest-numbered, if several did)."""
 
     reason: str  # one of STOP_REASONS
     rank: int
@@ -95,7 +96,7 @@ class Link:
         self.interval, self.mean, self.store = settings["sync_interval"], settings["reduce"] == "mean", store
         self.grace = settings["sync_interval"] + 5.0  # the others reach their next sync within an interval
         self.params = [p.data for p in model.parameters()]  # the live shared tensors the workers update
-        self.synced = self.flat()  # the parameters as of the last sync, less the changes made since
+        self.synced = self.flat()  # the weights as the ranks left the last sync, without this rank's changes since
         self.next_at = time.monotonic() + self.interval
         self.syncs, self.sync_ms, self.sync_bytes = 0, [], 0  # since the last training line
 
