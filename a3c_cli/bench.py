@@ -67,7 +67,7 @@ def bench_command(argv: list[str]) -> int:
         raise UsageError("a3c bench takes the key=value overrides of a single a3c train run")
     cfg["overrides"] = overrides
     out_dir = Path("outputs") / "bench" / cfg["game"]["name"] / datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    results = run_bench(cfg, seconds, out_dir)
+    results = {"command": " ".join(["a3c bench", *argv]), **run_bench(cfg, seconds, out_dir)}
     print_results(results)
     (out_dir / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"figures written to {out_dir / 'bench.json'}")
