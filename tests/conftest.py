@@ -76,3 +76,25 @@ def atari_roms():
 
     for game in ("Pong-Atari2600-v0", "Breakout-Atari2600-v0"):
         ensure_rom(game)
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a process that has exited and waits to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def child_pids(pid: int) -> set[int]:
+    """Every descendant: workers and the evaluator are children of the fork server, emulator
+    processes children of their worker."""
+    children = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            children |= {int(c) for c in (task / "children").read_text().split()}
+        except FileNotFoundError:
+            continue  # a thread or process that just ended
+    for child in list(children):
+        children |= child_pids(child) if running(child) else set()
+    return children

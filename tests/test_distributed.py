@@ -17,7 +17,7 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from conftest import REPO, config, records
+from conftest import REPO, child_pids, config, records, running
 
 from a3c_cli.counters import Counters
 from a3c_cli.distributed import Link, RankLost
@@ -264,12 +264,18 @@ def start_ranks(tmp_path: Path, *args: str) -> list[subprocess.Popen]:
 def test_sigterm_to_every_rank_saves_a_checkpoint_and_exits_143(tmp_path):
     ranks = start_ranks(tmp_path, "max_frames=10000000")
     wait_for_updates(tmp_path / "run", at_least=10)
+    children = set().union(*(child_pids(p.pid) for p in ranks))
+    assert len(children) >= 3  # each rank's worker and fork server, rank 0's evaluator
     for p in ranks:
         p.send_signal(signal.SIGTERM)
     outcomes = [p.communicate(timeout=60) for p in ranks]
     assert [p.returncode for p in ranks] == [143, 143], [err[-2000:] for _, err in outcomes]
     latest = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
     assert latest["counters"]["updates"] >= 10
+    deadline = time.monotonic() + 10  # multiprocessing's resource tracker exits a moment later
+    while time.monotonic() < deadline and [pid for pid in children if running(pid)]:
+        time.sleep(0.2)
+    assert not [pid for pid in children if running(pid)]  # no worker outlives its rank
 
 
 @pytest.mark.slow

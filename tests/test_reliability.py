@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import a3c, records
-from test_train import child_pids, run_args, running, start
+from conftest import a3c, child_pids, records, running
+from test_train import run_args, start
 
 pytestmark = pytest.mark.slow  # real training runs, killed and signalled
 

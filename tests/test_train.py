@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, STARTED, a3c, records
+from conftest import REPO, STARTED, a3c, child_pids, records, running
 
 from a3c_cli.model import build_model
 
@@ -110,28 +110,6 @@ def test_pong_with_rmsprop_and_a_smaller_lstm(tmp_path):
 
 def has_updates(run: Path) -> bool:
     return (run / "metrics.jsonl").exists() and any(r["updates"] > 0 for r in records(run, "train"))
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (a process that has exited and waits to be reaped)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def child_pids(pid: int) -> set[int]:
-    """Every descendant: workers and the evaluator are children of the fork server, emulator
-    processes children of their worker."""
-    children = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            children |= {int(c) for c in (task / "children").read_text().split()}
-        except FileNotFoundError:
-            continue  # a thread or process that just ended
-    for child in list(children):
-        children |= child_pids(child) if running(child) else set()
-    return children
 
 
 def start(tmp_path: Path, *overrides: str) -> subprocess.Popen:
