@@ -179,8 +179,10 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
     warmup = min(WARMUP_S, seconds / 4)
     steady = [r for r in lines if first_update and first_update["time"] + warmup <= r["time"] <= limit]
     first_update_s = round(first_update["first_update_s"] - age_at_start, 1) if first_update else None
+    # the processes of several ranks are not told apart (their trainers and fork servers): no figures
+    memory = sampler.rows if cfg["distributed"]["ranks"] == 1 else []
     result = {"frames_per_s": None, "updates_per_s": None, "first_update_s": first_update_s,
-              "memory": sampler.rows, "run_dir": str(run_dir)}
+              "memory": memory, "run_dir": str(run_dir)}
     if len(steady) >= 2:
         span = steady[-1]["time"] - steady[0]["time"]
         result["frames_per_s"] = round((steady[-1]["frames"] - steady[0]["frames"]) / span)
@@ -268,12 +270,15 @@ def print_results(results: dict) -> None:
     table.add_row("training / emulator limit", "-" if results["ratio"] is None else f"{results['ratio']:.0%}")
     console = Console()
     console.print(table)
+    if not training["memory"]:
+        console.print("memory: not sampled" + (" (a run of several ranks)" if results.get("ranks") else ""))
     memory = Table(title="memory per process (MB), sampled during training")
     for column in ("process", "RSS", "PSS"):
         memory.add_column(column, justify="left" if column == "process" else "right")
     for row in training["memory"]:
         memory.add_row(row["process"], f"{row['rss_mb']:.0f}", f"{row['pss_mb']:.0f}")
-    console.print(memory)
+    if training["memory"]:
+        console.print(memory)
     if "sync_ms_mean" in training:
         console.print(f"{training['syncs']} syncs while measured, {training['sync_ms_mean']:.0f} ms each on average "
                       f"(at most {training['sync_ms_max']:.0f}, the wait for the slowest rank included), "
