@@ -24,7 +24,6 @@ import argparse
 import datetime
 import json
 import multiprocessing as mp
-import os
 import subprocess
 import sys
 import threading
@@ -57,12 +56,10 @@ def bench_command(argv: list[str]) -> int:
 
     from a3c_cli.compose import normalize_game_names, precheck
 
-    overrides = normalize_game_names(overrides) + (["distributed=gloo"] if ranks > 1 else [])
-    os.environ["WORLD_SIZE"] = str(ranks)  # what torchrun will say to the ranks: their defaults count all workers
-    try:
-        cfg = precheck("train", overrides)
-    finally:
-        del os.environ["WORLD_SIZE"]
+    # the ranks' count, as torchrun will give it them: the defaults that follow the workers count all ranks'
+    overrides = normalize_game_names(overrides) + (["distributed=gloo", f"distributed.ranks={ranks}"] if ranks > 1
+                                                   else [])
+    cfg = precheck("train", overrides)
     if cfg is None:  # what only a running Hydra job can resolve
         raise UsageError("a3c bench takes the key=value overrides of a single a3c train run")
     cfg["overrides"] = overrides
@@ -161,12 +158,13 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
     limit = STARTUP_S + seconds
     cfg = {**cfg, "max_minutes": limit / 60, "max_frames": 10**15, "eval_interval": 10**15, "eval_episodes": 1,
            "log_interval": 1.0, "progress": False, "resume": None, "checkpoints_dir": str(run_dir / CHECKPOINTS)}
+    ranks = cfg["distributed"]["ranks"]
     sampler = MemorySampler(run_dir / METRICS, after_first_update=MEMORY_SAMPLE_AT * seconds)
     sampler.start()
     # the trainer's figure counts from its process's start: this one, or a rank torchrun starts now
-    age_at_start = (seconds_alive() or 0.0) if cfg["distributed"]["ranks"] == 1 else 0.0
+    age_at_start = (seconds_alive() or 0.0) if ranks == 1 else 0.0
     try:
-        if cfg["distributed"]["ranks"] > 1:
+        if ranks > 1:
             train_ranks(cfg, run_dir)
         else:
             train(cfg, str(run_dir))
@@ -180,7 +178,7 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
     steady = [r for r in lines if first_update and first_update["time"] + warmup <= r["time"] <= limit]
     first_update_s = round(first_update["first_update_s"] - age_at_start, 1) if first_update else None
     # the processes of several ranks are not told apart (their trainers and fork servers): no figures
-    memory = sampler.rows if cfg["distributed"]["ranks"] == 1 else []
+    memory = sampler.rows if ranks == 1 else []
     result = {"frames_per_s": None, "updates_per_s": None, "first_update_s": first_update_s,
               "memory": memory, "run_dir": str(run_dir)}
     if len(steady) >= 2:
@@ -270,15 +268,15 @@ def print_results(results: dict) -> None:
     table.add_row("training / emulator limit", "-" if results["ratio"] is None else f"{results['ratio']:.0%}")
     console = Console()
     console.print(table)
-    if not training["memory"]:
-        console.print("memory: not sampled" + (" (a run of several ranks)" if results.get("ranks") else ""))
-    memory = Table(title="memory per process (MB), sampled during training")
-    for column in ("process", "RSS", "PSS"):
-        memory.add_column(column, justify="left" if column == "process" else "right")
-    for row in training["memory"]:
-        memory.add_row(row["process"], f"{row['rss_mb']:.0f}", f"{row['pss_mb']:.0f}")
     if training["memory"]:
+        memory = Table(title="memory per process (MB), sampled during training")
+        for column in ("process", "RSS", "PSS"):
+            memory.add_column(column, justify="left" if column == "process" else "right")
+        for row in training["memory"]:
+            memory.add_row(row["process"], f"{row['rss_mb']:.0f}", f"{row['pss_mb']:.0f}")
         console.print(memory)
+    else:
+        console.print("memory: not sampled" + (" (a run of several ranks)" if results.get("ranks") else ""))
     if "sync_ms_mean" in training:
         console.print(f"{training['syncs']} syncs while measured, {training['sync_ms_mean']:.0f} ms each on average "
                       f"(at most {training['sync_ms_max']:.0f}, the wait for the slowest rank included), "

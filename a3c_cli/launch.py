@@ -65,14 +65,18 @@ def launch_args(cfg: dict | None, args: list[str]) -> tuple[dict | None, list[st
         raise UsageError(f"distributed=gloo: no run id from the launcher to name the run directory: pass the same "
                          f"hydra.run.dir=... to every rank ({DOCS})")
     run_dir = given[-1] if given else str(Path("outputs", cfg["game"]["name"], launch.run_id))
-    args = [a for a in args if not a.startswith("hydra.run.dir=")]
+    args = without(args, "hydra.run.dir")
     if launch.rank > 0:
-        args, cfg = [a for a in args if not a.startswith("resume=")], {**cfg, "resume": None}
-        return cfg, [*args, f"hydra.run.dir={rank_dir(run_dir, launch.rank)}"]
+        return {**cfg, "resume": None}, [*without(args, "resume"), f"hydra.run.dir={rank_dir(run_dir, launch.rank)}"]
     if launch.restart > 0 and latest_checkpoint(run_dir).is_file():
         log.warning("attempt %d of this run: going on from %s", launch.restart + 1, latest_checkpoint(run_dir))
-        args, cfg = [*[a for a in args if not a.startswith("resume=")], f"resume={run_dir}"], {**cfg, "resume": run_dir}
+        cfg, args = {**cfg, "resume": run_dir}, [*without(args, "resume"), f"resume={run_dir}"]
     return cfg, [*args, f"hydra.run.dir={run_dir}"]
+
+
+def without(args: list[str], key: str) -> list[str]:
+    """The command line less its `key=...` overrides."""
+    return [a for a in args if not a.startswith(f"{key}=")]
 
 
 def export_submitit_environment() -> None:

@@ -105,4 +105,3 @@ def describe_run(cfg: dict, ranks: int) -> str:
 def describe_counts(counters: dict, seconds: float) -> str:
     return (f"{counters['frames']:,} frames, {counters['updates']:,} updates, {counters['episodes']:,} episodes in "
             f"{seconds:.0f} s ({counters['frames'] / max(seconds, 1e-9):.0f} frames/s)")
-
