@@ -18,13 +18,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from a3c_cli.compose import given_limits_win, normalize_game_names, precheck, resolved
-from a3c_cli.config import CONFIG_DIR, available_cpus
-from a3c_cli.errors import Interrupted, RunFailed, UsageError
-from a3c_cli.launch import export_submitit_environment, launch_args
-from a3c_cli.processes import start_fork_server
-from a3c_cli.resume import resume_in_place
-from a3c_cli.validation import validate, validate_test
+from a3c_cli.config.compose import given_limits_win, normalize_game_names, precheck, resolved
+from a3c_cli.config.schema import CONFIG_DIR, available_cpus
+from a3c_cli.config.validation import validate, validate_test
+from a3c_cli.distributed.launch import export_submitit_environment, launch_args
+from a3c_cli.records.resume import resume_in_place
+from a3c_cli.system.errors import Interrupted, RunFailed, UsageError
+from a3c_cli.system.processes import start_fork_server
 
 log = logging.getLogger("a3c")
 
@@ -57,7 +57,7 @@ def train_app(cfg: DictConfig) -> float:
         validate(plain)
         share_cores_between_jobs(plain)
         start_fork_server()  # before torch loads here (~2 s): the workers' imports run meanwhile
-        from a3c_cli.trainer import train  # torch and the emulators load only when a run starts
+        from a3c_cli.train.trainer import train  # torch and the emulators load only when a run starts
 
         return train(plain, HydraConfig.get().runtime.output_dir)
     return -math.inf  # only reached by a failed job of a sweep: reported, and the sweep goes on
@@ -65,7 +65,7 @@ def train_app(cfg: DictConfig) -> float:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="test")
 def test_app(cfg: DictConfig) -> float:
-    from a3c_cli.play import play
+    from a3c_cli.commands.play import play
 
     with reported_errors("test"):
         plain = resolved(cfg)
@@ -79,11 +79,11 @@ HYDRA_COMMANDS = {"train": train_app, "test": test_app}
 
 # argparse commands: "module:function", the function taking argv and returning an exit code
 PLAIN_COMMANDS = {
-    "games": "a3c_cli.catalog:games_command",
-    "roms": "a3c_cli.catalog:roms_command",
-    "plot": "a3c_cli.plot:plot_command",
-    "report": "a3c_cli.sweep:report_command",
-    "bench": "a3c_cli.bench:bench_command",
+    "games": "a3c_cli.commands.catalog:games_command",
+    "roms": "a3c_cli.commands.catalog:roms_command",
+    "plot": "a3c_cli.records.plot:plot_command",
+    "report": "a3c_cli.commands.sweep:report_command",
+    "bench": "a3c_cli.bench.throughput:bench_command",
 }
 
 
@@ -105,7 +105,7 @@ class reported_errors:
         if exc_type is None or not issubclass(exc_type, (UsageError, RunFailed)) or _debug():
             return False
         if in_sweep():
-            from a3c_cli.sweep import write_job_result
+            from a3c_cli.commands.sweep import write_job_result
 
             run_dir = HydraConfig.get().runtime.output_dir
             print(f"a3c {self.command}: error in {run_dir}: {exc}", file=sys.stderr)
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         args = resume_in_place(cfg, args)
     sys.argv = [f"a3c {command}", *args]
     HYDRA_COMMANDS[command]()
-    from a3c_cli import sweep
+    from a3c_cli.commands import sweep
 
     if any(row["status"] == "failed" for row in sweep.last_summary or []):
         sys.exit(1)  # a sweep that went on past a failed job still did not succeed

@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from a3c_cli.suite_report import ROW, ship_agent
+from a3c_cli.bench.suite_report import ROW, ship_agent
 
 
 def main() -> None:

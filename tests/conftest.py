@@ -14,7 +14,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from a3c_cli.config import CONFIG_DIR
+from a3c_cli.config.schema import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 GAMES = sorted(p.stem for p in (REPO / "conf" / "game").glob("*.yaml"))

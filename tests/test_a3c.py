@@ -11,10 +11,10 @@ import pytest
 import torch
 from conftest import config, game_config
 
-from a3c_cli.a3c import ENTROPY_COEF_RANGE, Actor, EntropyWeight, Rollout, a3c_loss, gae, learn
+from a3c_cli.agent.model import ActorCritic
+from a3c_cli.agent.optim import SharedAdam, SharedRMSprop
+from a3c_cli.agent.worker import ENTROPY_COEF_RANGE, Actor, EntropyWeight, Rollout, a3c_loss, gae, learn
 from a3c_cli.games.make import make_vector_env
-from a3c_cli.model import ActorCritic
-from a3c_cli.optim import SharedAdam, SharedRMSprop
 
 CFG = {"gamma": 0.9, "gae_lambda": 0.8, "value_coef": 0.5, "entropy_coef": 0.01, "max_grad_norm": 1e9}
 
@@ -262,12 +262,12 @@ def test_learning_from_the_actors_graph_equals_a_fresh_pass_over_its_rollout():
 WORKER_AFTER_THE_FORK = """
 import json, sys
 cfg = json.loads(sys.argv[1])
-import a3c_cli.preload  # what the trainer's fork server imports before it forks a worker
+import a3c_cli.train.preload  # what the trainer's fork server imports before it forks a worker
 before = set(sys.modules)
-from a3c_cli.a3c import Actor, learn
+from a3c_cli.agent.worker import Actor, learn
 from a3c_cli.games.make import make_vector_env
-from a3c_cli.model import build_model
-from a3c_cli.optim import build_optimizer
+from a3c_cli.agent.model import build_model
+from a3c_cli.agent.optim import build_optimizer
 shared = build_model(cfg).share_memory()
 optimizer = build_optimizer(cfg["optim"], shared.parameters())
 model = build_model(cfg)

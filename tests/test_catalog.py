@@ -5,7 +5,7 @@ import re
 import pytest
 from conftest import GAMES, a3c
 
-from a3c_cli.catalog import game_rows
+from a3c_cli.commands.catalog import game_rows
 
 
 def table_row(output: str, name: str) -> str:

@@ -8,10 +8,10 @@ import pytest
 import torch
 from conftest import config
 
-from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-from a3c_cli.errors import UsageError
-from a3c_cli.model import build_model
-from a3c_cli.optim import build_optimizer
+from a3c_cli.agent.model import build_model
+from a3c_cli.agent.optim import build_optimizer
+from a3c_cli.records.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from a3c_cli.system.errors import UsageError
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_a_foreign_file_is_refused(tmp_path):
 def test_a_checkpoint_of_another_game_action_set_or_lstm_is_refused_in_one_line(tmp_path, checkpoint):
     """What `a3c test` and `a3c train resume=...` refuse before playing (test_play.py and
     test_resume.py do it on a trained run, slowly): here on a checkpoint made in this process."""
-    from a3c_cli.play import check_compatible
+    from a3c_cli.commands.play import check_compatible
 
     path = tmp_path / "best.pt"
     game = checkpoint["config"]["game"]

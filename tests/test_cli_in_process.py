@@ -14,9 +14,9 @@ import pytest
 from conftest import config
 
 from a3c_cli import cli
-from a3c_cli.checkpoint import make_checkpoint, save_checkpoint
-from a3c_cli.model import build_model
-from a3c_cli.optim import build_optimizer
+from a3c_cli.agent.model import build_model
+from a3c_cli.agent.optim import build_optimizer
+from a3c_cli.records.checkpoint import make_checkpoint, save_checkpoint
 
 
 @pytest.fixture

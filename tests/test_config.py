@@ -1,8 +1,8 @@
 import pytest
 from conftest import GAMES, config, game_config
 
-from a3c_cli.errors import UsageError
-from a3c_cli.validation import validate
+from a3c_cli.config.validation import validate
+from a3c_cli.system.errors import UsageError
 
 
 @pytest.mark.parametrize("game", GAMES)
@@ -64,8 +64,8 @@ def test_validate_names_the_bad_key(override, key):
 
 def test_a_time_limit_given_alone_drops_the_default_frame_limit():
     """`a3c train max_minutes=15` runs 15 minutes, not until the default max_frames comes first."""
-    from a3c_cli.compose import given_limits_win
-    from a3c_cli.training import limits_text
+    from a3c_cli.config.compose import given_limits_win
+    from a3c_cli.train.loop import limits_text
 
     cfg = config("max_minutes=15")
     given_limits_win(cfg, ["max_minutes=15"])

@@ -1,5 +1,5 @@
 """One source of truth for the config: each key's type, default and description live in the schemas of
-a3c_cli/config.py; docs/configuration.md is generated from them (and conf/), and must be current."""
+a3c_cli/config/schema.py; docs/configuration.md is generated from them (and conf/), and must be current."""
 
 import dataclasses
 import difflib
@@ -9,9 +9,9 @@ from conftest import config
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from a3c_cli import config as schema
-from a3c_cli.config import CONFIG_DIR
-from a3c_cli.config_doc import DOC, TABLES, comments, description, main
+from a3c_cli.config import schema
+from a3c_cli.config.doc import DOC, TABLES, comments, description, main
+from a3c_cli.config.schema import CONFIG_DIR
 
 SCHEMAS = [c for c in vars(schema).values() if dataclasses.is_dataclass(c) and c.__module__ == schema.__name__]
 
@@ -25,7 +25,7 @@ def test_the_configuration_page_is_current(capsys):
             committed.splitlines(), generated.splitlines(), "committed", "generated", lineterm=""
         )
         pytest.fail(
-            "docs/configuration.md is stale: run `python -m a3c_cli.config_doc --write` and commit it\n"
+            "docs/configuration.md is stale: run `python -m a3c_cli.config.doc --write` and commit it\n"
             + "\n".join(list(diff)[:40])
         )
 

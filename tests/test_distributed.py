@@ -19,11 +19,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from conftest import REPO, child_pids, config, records, running
 
-from a3c_cli.counters import Counters
-from a3c_cli.distributed import Link, RankLost
-from a3c_cli.errors import UsageError
-from a3c_cli.launch import launch_args
-from a3c_cli.model import build_model
+from a3c_cli.agent.counters import Counters
+from a3c_cli.agent.model import build_model
+from a3c_cli.distributed.launch import launch_args
+from a3c_cli.distributed.sync import Link, RankLost
+from a3c_cli.system.errors import UsageError
 
 SETTINGS = {"distributed": {"sync_interval": 0.1, "reduce": "sum"}}
 

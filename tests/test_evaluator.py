@@ -4,9 +4,9 @@ import pytest
 import torch
 from conftest import game_config, in_fresh_process
 
-from a3c_cli.episodes import play_episode, play_greedy_episodes
+from a3c_cli.agent.episodes import play_episode, play_greedy_episodes
+from a3c_cli.agent.model import ActorCritic
 from a3c_cli.games.make import check_game, make_env, make_eval_envs
-from a3c_cli.model import ActorCritic
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("atari_roms")]  # real Pong, in processes of their own
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import GAMES, config, game_config, in_fresh_process
 
-from a3c_cli.errors import UsageError
 from a3c_cli.games.make import check_game, make_env, resolve_actions
 from a3c_cli.games.roms import rom_present
 from a3c_cli.games.wrappers import ButtonCombos, RetroFrameSkip, StickyFrameSkip
+from a3c_cli.system.errors import UsageError
 
 
 def play_a_little(game: dict, frame_size: int, steps: int):

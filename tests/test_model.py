@@ -1,6 +1,6 @@
 import torch
 
-from a3c_cli.model import ActorCritic
+from a3c_cli.agent.model import ActorCritic
 
 
 def test_a_rollout_pass_equals_acting_step_by_step():

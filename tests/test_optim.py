@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from a3c_cli.optim import SharedAdam, SharedRMSprop, build_optimizer
+from a3c_cli.agent.optim import SharedAdam, SharedRMSprop, build_optimizer
 
 
 def step_in_child(model, optimizer, steps):

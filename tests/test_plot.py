@@ -12,9 +12,9 @@ import pytest
 from conftest import a3c
 from PIL import Image
 
-from a3c_cli.errors import UsageError
-from a3c_cli.plot import plot_runs, write_curve
-from a3c_cli.rundir import find_runs, read_metrics
+from a3c_cli.records.plot import plot_runs, write_curve
+from a3c_cli.records.rundir import find_runs, read_metrics
+from a3c_cli.system.errors import UsageError
 
 # matplotlib's tab10, the colours of runs 1 to 4
 BLUE, ORANGE, GREEN, RED = (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)
@@ -160,7 +160,7 @@ def test_curve_of_a_game_named_by_its_id(tmp_path):
     and a `$` in a label is drawn as text, not parsed as a formula (it used to fail every curve)."""
     run = make_run(tmp_path / "run", 0.0, overrides=("game=ale", "game.id=ALE/Breakout-v5", "note=$x$"))
     (run / ".hydra" / "config.yaml").write_text("game:\n  id: ALE/Breakout-v5\n  name: ${slug:${.id}}\n")
-    from a3c_cli.plot import default_title
+    from a3c_cli.records.plot import default_title
 
     assert default_title([run]) == "ALE-Breakout-v5"
     assert write_curve(run).is_file()
@@ -173,7 +173,7 @@ def test_the_run_record_names_the_game(tmp_path):
     run_record = {"kind": "run", "time": 0.0, "frames": 0, "commit": "abc1234", "machine": {},
                   "config": {"game": {"name": "ALE-Qbert-v5"}}}
     (run / "metrics.jsonl").write_text(json.dumps(run_record) + "\n" + records)
-    from a3c_cli.plot import default_title
+    from a3c_cli.records.plot import default_title
 
     assert default_title([run]) == "ALE-Qbert-v5"
     assert len(read_metrics(run)[0]) == 40  # the run record is neither a training nor an evaluation line

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from a3c_cli.processes import pin_to_core
+from a3c_cli.system.processes import pin_to_core
 
 pytestmark = pytest.mark.slow  # forked processes
 

@@ -156,8 +156,8 @@ def test_a_read_only_output_directory_is_one_line(tmp_path):
 
 def test_divergence_is_judged_over_ten_updates_however_many_lines_they_take(tmp_path):
     """A slow machine makes a few updates a line: they add up until there are enough to judge."""
-    from a3c_cli.metrics import RunRecords
-    from a3c_cli.run_stats import RunStats
+    from a3c_cli.records.metrics import RunRecords
+    from a3c_cli.train.run_stats import RunStats
 
     start = {"frames": 0, "updates": 0, "episodes": 0, "skipped_updates": 0}
     stats = RunStats({}, tmp_path, RunRecords(tmp_path), start, None, now=0.0)

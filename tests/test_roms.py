@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import stable_retro as retro
 
-from a3c_cli.errors import UsageError
 from a3c_cli.games.roms import ImportedRom, ale_rom_files, ensure_rom, import_ale_roms, import_roms, rom_present
+from a3c_cli.system.errors import UsageError
 
 PONG = "Pong-Atari2600-v0"
 PONG_BIN = next(p for p in ale_rom_files() if p.name == "pong.bin")

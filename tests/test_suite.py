@@ -8,9 +8,9 @@ import json
 import pytest
 from conftest import a3c
 
-from a3c_cli.errors import UsageError
-from a3c_cli.suite import open_suite, parse_args, parse_frames, split_cores
-from a3c_cli.suite_report import ANCHORS, markdown, table_rows
+from a3c_cli.bench.suite import open_suite, parse_args, parse_frames, split_cores
+from a3c_cli.bench.suite_report import ANCHORS, markdown, table_rows
+from a3c_cli.system.errors import UsageError
 
 
 def test_frame_budgets_read_as_people_write_them():
@@ -97,11 +97,11 @@ def test_a_shipped_agent_is_the_weights_at_the_budget_with_their_score(tmp_path,
     """What `a3c test` plays when the user has trained none: weights only, saying what it is."""
     from conftest import game_config
 
-    from a3c_cli import play
-    from a3c_cli.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
-    from a3c_cli.model import build_model
-    from a3c_cli.optim import build_optimizer
-    from a3c_cli.suite_report import ship_agent
+    from a3c_cli.agent.model import build_model
+    from a3c_cli.agent.optim import build_optimizer
+    from a3c_cli.bench.suite_report import ship_agent
+    from a3c_cli.commands import play
+    from a3c_cli.records.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 
     cfg = game_config("memory")
     model = build_model(cfg)

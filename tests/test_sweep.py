@@ -13,9 +13,8 @@ from conftest import a3c
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
-from a3c_cli import sweep
-from a3c_cli.errors import RunFailed, UsageError
-from a3c_cli.sweep import (
+from a3c_cli.commands import sweep
+from a3c_cli.commands.sweep import (
     SweepSummary,
     job_result,
     report_command,
@@ -23,6 +22,7 @@ from a3c_cli.sweep import (
     write_job_result,
     write_summary,
 )
+from a3c_cli.system.errors import RunFailed, UsageError
 
 
 def stats(values: list[float]) -> dict:

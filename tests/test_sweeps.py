@@ -14,7 +14,7 @@ from conftest import a3c
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from a3c_cli.config import CONFIG_DIR
+from a3c_cli.config.schema import CONFIG_DIR
 
 TINY = ["workers=1", "max_frames=1500", "eval_episodes=1", "game.max_episode_steps=100", "progress=false"]
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import REPO, STARTED, a3c, child_pids, records, running
 
-from a3c_cli.model import build_model
+from a3c_cli.agent.model import build_model
 
 pytestmark = pytest.mark.slow  # real training runs through the command line
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import game_config, in_fresh_process
 
-from a3c_cli.errors import UsageError
 from a3c_cli.games.make import check_game, make_vector_env, make_worker_env
 from a3c_cli.games.vector import EnvironmentProcessError, ProcessVectorEnv
+from a3c_cli.system.errors import UsageError
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("atari_roms")]  # real Pong, one process per environment
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from a3c_cli.errors import UsageError
-from a3c_cli.video import write_video
+from a3c_cli.records.video import write_video
+from a3c_cli.system.errors import UsageError
 
 N = 37
 HEIGHT, WIDTH = 81, 105  # both odd: the mp4 writer must pad them

@@ -14,7 +14,6 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
 from gymnasium.wrappers import RecordEpisodeStatistics, TimeLimit, TransformReward
 
-from a3c_cli.errors import UsageError
 from a3c_cli.games.memory import CueMemoryTask
 from a3c_cli.games.vector import ProcessVectorEnv
 from a3c_cli.games.wrappers import (
@@ -30,6 +29,7 @@ from a3c_cli.games.wrappers import (
     StickyFrameSkip,
     scale_and_clip,
 )
+from a3c_cli.system.errors import UsageError
 
 log = logging.getLogger("a3c")
 
@@ -188,7 +188,7 @@ def make_worker_env(game: dict, frame_size: int, own_process: bool, noop_starts:
     """A worker's (`learning`) or the evaluator's environment. In a process of its own it leaves
     Ctrl-C to the trainer and dies with the process that made it."""
     if own_process:
-        from a3c_cli.child import follow_parent
+        from a3c_cli.system.child import follow_parent
 
         follow_parent()
     return EpisodeInfoOnly(make_env(game, frame_size, noop_starts=noop_starts, learning=learning))

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import stable_retro as retro
 
-from a3c_cli.errors import UsageError
+from a3c_cli.system.errors import UsageError
 
 log = logging.getLogger(__name__)
 

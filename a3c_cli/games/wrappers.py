@@ -6,7 +6,7 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
-from a3c_cli.errors import UsageError
+from a3c_cli.system.errors import UsageError
 
 
 class ButtonCombos(gym.ActionWrapper):

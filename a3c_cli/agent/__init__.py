@@ -1,0 +1,3 @@
+"""The agent: the network (conv torso -> LSTM -> policy and value), the shared optimizers, the
+state every worker shares (the entropy bonus's weight, the run's counters), the worker (A3C's
+rollout and update) and greedy episodes played with a model."""

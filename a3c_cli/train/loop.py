@@ -1,0 +1,300 @@
+"""The training loop of one run (or of one rank of a distributed run): start the processes, watch
+them until a limit is reached, and stop cleanly (limit reached, Ctrl-C, SIGTERM or a failure).
+
+The parts: the Supervisor starts, replaces and stops the processes; RunStats keeps what their
+events say and writes the run's records; a distributed run's Link syncs the ranks; Training,
+below, ties them to the limits, the evaluation schedule and the display. The main process holds
+no emulator (stable-retro allows one per process).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+from a3c_cli.agent.worker import EntropyWeight
+from a3c_cli.distributed.sync import Link, RankLost
+from a3c_cli.records.checkpoint import make_checkpoint, save_checkpoint
+from a3c_cli.records.metrics import RunRecords
+from a3c_cli.records.rundir import CHECKPOINTS, latest_checkpoint
+from a3c_cli.system.errors import Interrupted, RunFailed, UsageError, os_error_text
+from a3c_cli.train.progress import Display, Snapshot
+from a3c_cli.train.run_stats import RunStats, describe_counts, describe_run
+from a3c_cli.train.supervisor import Supervisor
+
+log = logging.getLogger("a3c")
+
+JOIN_SECONDS = 10.0  # a worker finishes its rollout and update well within this
+LIMITS = ("max_frames", "max_minutes")  # the reasons a run stops by itself
+
+
+def limits_text(cfg: dict) -> str:
+    """When the run will stop, as its first lines say it."""
+    limits = []
+    if cfg["max_frames"] is not None:
+        limits.append(f"at {cfg['max_frames']:,} frames")
+    if cfg["max_minutes"] is not None:
+        limits.append(f"after {cfg['max_minutes']:g} minutes")
+    if not limits:
+        return "no limit: it runs until Ctrl-C"
+    return "stops " + " or ".join(limits) + (", whichever comes first" if len(limits) > 1 else "")
+
+
+class EvaluationSchedule:
+    """An evaluation every eval_interval frames (counted from 0, so also after a resume); one
+    slower than the interval is not queued twice."""
+
+    def __init__(self, interval: int, frames: int):
+        self.interval = interval
+        self.next = (frames // interval + 1) * interval
+
+    def due(self, frames: int) -> bool:
+        if frames < self.next:
+            return False
+        self.next = (frames // self.interval + 1) * self.interval
+        return True
+
+
+class Training:
+    def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer, entropy_weight: EntropyWeight,
+                 resumed: dict | None = None, link: Link | None = None):
+        """`link`: this rank's side of a distributed run's syncs; rank 0 alone evaluates and keeps
+        the records, the others send it their episodes."""
+        self.cfg, self.run_dir, self.link = cfg, run_dir, link
+        self.keeps_records = link is None or link.rank == 0
+        self.shared_model, self.optimizer, self.entropy_weight = shared_model, optimizer, entropy_weight
+        self.started = time.monotonic() - (resumed["time"] if resumed else 0.0)  # times go on after a resume
+        self.processes = Supervisor(cfg, run_dir, shared_model, optimizer, entropy_weight,
+                                    start=resumed["counters"] if resumed else None, best=lambda: self.stats.best,
+                                    evaluates=self.keeps_records)
+        self.counters = self.processes.counters
+        records = RunRecords(run_dir) if self.keeps_records else None
+        self.stats = RunStats(cfg, run_dir, records, self.counters.snapshot(), resumed, self.elapsed())
+        self.outbox: list[dict] = []  # a rank's events for rank 0, sent at the next sync
+        self.signal_received: int | None = None
+        self.view = Snapshot(title=f"a3c train {cfg['game']['name']} - {cfg['workers']} workers",
+                             max_frames=cfg["max_frames"], max_minutes=cfg["max_minutes"])
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def handle(self, event: dict) -> None:
+        if self.keeps_records:
+            self.stats.handle(event, self.elapsed())
+        else:
+            self.outbox.append(event)
+
+    def read_events(self, timeout: float) -> None:
+        self.processes.read_events(timeout, self.handle)
+
+    def request_evaluation(self, final: bool) -> None:
+        self.stats.eval_pending = True
+        self.processes.request_evaluation(final)
+
+    def write_train_line(self) -> None:
+        if not self.keeps_records:
+            return
+        sync = self.link.traffic() if self.link is not None else None
+        diverged = self.stats.write_train_line(self.counters.snapshot(), self.elapsed(), sync)
+        if diverged is not None and self.processes.failure is None:
+            self.processes.failure = diverged
+
+    def update_view(self, fps: float, status: str) -> None:
+        c = self.counters.snapshot()
+        v, stats = self.view, self.stats
+        v.frames, v.updates, v.episodes, v.fps, v.elapsed, v.status = (c["frames"], c["updates"], c["episodes"], fps,
+                                                                       self.elapsed(), status)
+        remaining = []
+        if fps > 0 and self.cfg["max_frames"] is not None:
+            remaining.append((self.cfg["max_frames"] - c["frames"]) / fps)
+        if self.cfg["max_minutes"] is not None:
+            remaining.append(self.cfg["max_minutes"] * 60 - self.elapsed())
+        v.eta = max(0.0, min(remaining)) if remaining else None
+        v.recent_return = sum(stats.recent) / len(stats.recent) if stats.recent else None
+        v.last_eval = stats.last_eval["eval_return"]["mean"] if stats.last_eval else None
+        v.best_eval = stats.best
+
+    def supervise(self) -> str:
+        """Watch the run until a limit is reached or a process fails; return why it stopped."""
+        cfg, processes = self.cfg, self.processes
+        fps_window = deque([(self.elapsed(), self.counters.frames)], maxlen=20)  # ~5 s of (time, frames): the display
+        schedule = EvaluationSchedule(cfg["eval_interval"], self.counters.frames)
+        while True:
+            self.read_events(timeout=0.25)
+            frames = self.counters.frames
+            fps_window.append((self.elapsed(), frames))
+            fps = (fps_window[-1][1] - fps_window[0][1]) / max(fps_window[-1][0] - fps_window[0][0], 1e-9)
+            self.update_view(fps, f"training ({processes.restarts} restarts)" if processes.restarts else "training")
+            if self.keeps_records:
+                self.stats.note_first_update(self.counters.snapshot(), self.elapsed())
+            if self.elapsed() - self.stats.line_time >= cfg["log_interval"]:
+                self.write_train_line()
+            reason = self.local_reason(frames)
+            if self.link is not None and (reason is not None or self.link.due()):
+                reason = self.sync(reason)
+            if reason is not None:
+                return reason
+            if self.keeps_records and schedule.due(frames) and not self.stats.eval_pending:
+                self.request_evaluation(final=False)
+
+    def local_reason(self, frames: int) -> str | None:
+        """Why this trainer would stop now (in a distributed run: its vote at the next sync)."""
+        cfg = self.cfg
+        if self.signal_received is not None:  # set here only in a distributed run: elsewhere a signal raises
+            return "interrupted"
+        if self.processes.failure is not None or not self.processes.replace_dead(self.handle):
+            return "failed"
+        if cfg["max_frames"] is not None and frames >= cfg["max_frames"]:
+            return "max_frames"
+        if cfg["max_minutes"] is not None and self.elapsed() >= cfg["max_minutes"] * 60:
+            return "max_minutes"
+        return None
+
+    def sync(self, vote: str | None) -> str | None:
+        """A distributed run's sync; returns the reason every rank stops for now, None to go on."""
+        try:
+            agreed, events = self.link.exchange(self.counters, vote, self.outbox)
+        except RankLost as exc:
+            self.processes.failure = str(exc)
+            return "failed"
+        self.outbox = []
+        for event in events:
+            self.stats.handle(event, self.elapsed())
+        if agreed is not None and agreed.reason == "failed" and self.processes.failure is None:
+            self.processes.failure = f"rank {agreed.rank} failed: see its log"
+        if agreed is not None and agreed.reason == "interrupted" and self.signal_received is None:
+            self.signal_received = signal.SIGTERM
+        return agreed.reason if agreed is not None else None
+
+    def stop_processes(self, reason: str) -> bool:
+        """Stop the workers; evaluate the final weights when the run reached its limit; stop the
+        evaluator. Returns whether the final evaluation (which saves latest.pt) happened."""
+        processes = self.processes
+        processes.stop.set()
+        self.view.status = "stopping workers"
+        processes.join(processes.workers, JOIN_SECONDS, self.handle)
+        if reason in LIMITS and processes.evaluator is not None and processes.evaluator.is_alive():
+            self.view.status = "final evaluation"
+            self.request_evaluation(final=True)
+            while processes.evaluator.is_alive() and not self.final_evaluated():
+                self.read_events(timeout=0.25)
+        processes.stop_evaluator()
+        # An interrupted run does not wait for an evaluation in progress: it only plays episodes.
+        evaluator = [processes.evaluator] if processes.evaluator is not None else []
+        processes.join(evaluator, JOIN_SECONDS if reason in LIMITS else 2.0, self.handle)
+        self.read_events(timeout=0.1)
+        return self.final_evaluated()
+
+    def final_evaluated(self) -> bool:
+        return bool(self.stats.last_eval and self.stats.last_eval.get("final"))
+
+    def save_latest(self) -> None:
+        checkpoint = make_checkpoint(
+            self.shared_model,
+            self.optimizer,
+            self.counters.snapshot(),
+            self.cfg,
+            self.stats.last_eval,
+            self.stats.best,
+            self.entropy_weight.value,
+        )
+        save_checkpoint(checkpoint, latest_checkpoint(self.run_dir))
+
+    def best_effort(self, write) -> None:
+        """A last record or checkpoint while stopping: on a full disk it fails, and the atomic
+        write leaves the previous file whole; say so and go on stopping."""
+        try:
+            write()
+        except OSError as exc:
+            log.warning("could not write while stopping: %s", exc)
+
+    def handle_sigterm(self) -> dict:
+        """SIGTERM (what a scheduler sends before preempting) stops the run as Ctrl-C does. In a
+        distributed run both only mark the run to stop: every rank stops at the next sync (one
+        leaving on its own would leave the others waiting in a collective). Returns the handlers
+        to put back at the end ({} where signals cannot be set: not the main thread)."""
+
+        def stop(signum, frame):
+            if self.link is None:
+                self.signal_received = signum
+                raise KeyboardInterrupt
+            if self.signal_received is None:
+                self.signal_received = signum
+                log.warning("%s: stopping at the next sync, with every rank", signal.Signals(signum).name)
+
+        try:
+            previous = {signal.SIGINT: signal.getsignal(signal.SIGINT),
+                        signal.SIGTERM: signal.signal(signal.SIGTERM, stop)}
+            if self.link is not None:
+                signal.signal(signal.SIGINT, stop)
+            return previous
+        except ValueError:
+            return {}
+
+    def train_and_stop(self, signals_set: bool) -> str:
+        """Start the processes, supervise them, stop them; returns why the run stopped. Whatever
+        happens, the processes end and the last records and checkpoint are written."""
+        reason, final_evaluated = "interrupted", False
+        try:
+            self.processes.start()
+            reason = self.supervise()
+        except OSError as exc:  # the run's records could not be written: a full disk
+            reason = "failed"
+            self.processes.failure = f"cannot write the run's records: {os_error_text(exc)}"
+        except KeyboardInterrupt:
+            signame = signal.Signals(self.signal_received or signal.SIGINT).name
+            log.warning("%s: stopping the workers and saving a checkpoint (Ctrl-C again to skip the wait)", signame)
+        try:
+            final_evaluated = self.stop_processes(reason)
+        except KeyboardInterrupt:
+            log.warning("interrupted again: killing the workers")
+            reason = "interrupted"
+        except OSError as exc:  # the records of the last moments could not be written
+            log.warning("could not write while stopping: %s", exc)
+        if signals_set:  # the last writes take a moment: a third signal must not cut them
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        self.processes.kill_all()
+        self.best_effort(self.write_train_line)  # the episodes not yet written
+        if not final_evaluated and self.keeps_records:
+            self.best_effort(self.save_latest)
+        self.update_view(self.view.fps, reason)
+        return reason
+
+    def run(self) -> float:
+        cfg = self.cfg
+        log.info("run directory: %s", self.run_dir.resolve())
+        log.info("%s; %s", describe_run(cfg, self.link.world_size if self.link else 1), limits_text(cfg))
+        if self.keeps_records:
+            self.stats.records.run(self.elapsed(), self.counters.snapshot(), cfg)
+        previous_handlers = self.handle_sigterm()
+        try:
+            with Display(self.view, enabled=cfg["progress"] and sys.stdout.isatty()):
+                reason = self.train_and_stop(signals_set=bool(previous_handlers))
+        finally:
+            self.processes.kill_all()
+            if self.keeps_records:
+                self.best_effort(self.stats.records.close)
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
+        self.log_summary(reason)
+        if self.processes.usage_error is not None:
+            raise UsageError(self.processes.usage_error)
+        if reason == "failed":
+            raise RunFailed(f"{self.processes.failure} (the traceback is in {self.run_dir / 'train.log'})")
+        if reason == "interrupted":
+            raise Interrupted(self.signal_received or signal.SIGINT)  # exit code 130 for Ctrl-C, 143 for SIGTERM
+        # -inf, not NaN, when nothing was evaluated: sweepers (Optuna) rank -inf and fail on NaN
+        return self.stats.best if self.stats.best is not None else -math.inf
+
+    def log_summary(self, reason: str) -> None:
+        log.info("stopped (%s) after %s; best evaluation return %s", reason,
+                 describe_counts(self.counters.snapshot(), self.elapsed()),
+                 "-" if self.stats.best is None else f"{self.stats.best:.2f}")
+        if self.keeps_records:
+            log.info("checkpoints: %s", self.run_dir.resolve() / CHECKPOINTS)

@@ -1,0 +1,160 @@
+"""The run's processes, from start to stop: N Hogwild workers and one evaluator, started from one
+multiprocessing context, watched, replaced when they die, and stopped in order (torchbeast's
+explicit lifecycle). They talk to the trainer through one event queue; this module keeps the
+error events for itself and hands every other event on.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from a3c_cli.agent.counters import Counters
+from a3c_cli.agent.worker import EntropyWeight, run_worker
+from a3c_cli.records.metrics import FILE_ONLY
+from a3c_cli.system.processes import child_context
+from a3c_cli.train.evaluator import run_evaluator
+
+log = logging.getLogger("a3c")
+
+DEATHS_ALLOWED = 5  # deaths of one process within DEATH_WINDOW_S before the run gives up on it
+DEATH_WINDOW_S = 60.0
+
+
+class Supervisor:
+    def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer, entropy_weight: EntropyWeight,
+                 start: dict | None, best: Callable[[], float | None], evaluates: bool = True):
+        """`start`: the counters a resumed run starts from; `best`: the run's best evaluation so
+        far, which a restarted evaluator must not mistake its first result for a new best over;
+        `evaluates`: whether this trainer has an evaluator (in a distributed run, rank 0 alone)."""
+        self.cfg, self.run_dir, self.best, self.evaluates = cfg, run_dir, best, evaluates
+        self.shared_model, self.optimizer, self.entropy_weight = shared_model, optimizer, entropy_weight
+        self.ctx = child_context()
+        self.counters = Counters(self.ctx, slots=cfg["workers"], start=start)
+        self.events = self.ctx.Queue()
+        self.eval_requests = None  # made with each evaluator (start_evaluator)
+        self.stop = self.ctx.Event()
+        self.workers: list = [None] * cfg["workers"]  # by rank; a dead worker is replaced in place
+        self.evaluator = None
+        self.deaths: dict[str, deque] = {}  # process name -> times it died, within DEATH_WINDOW_S
+        self.last_errors: dict[str, str] = {}  # process name -> the last line of its last traceback
+        self.restarts = 0
+        self.failure: str | None = None  # why the run cannot go on
+        self.usage_error: str | None = None  # a failure caused by the config, not by the code
+
+    # -- starting -------------------------------------------------------------------------------
+
+    def start_evaluator(self) -> None:
+        # A new request queue for each evaluator: one killed while waiting in get() leaves the
+        # queue's read lock held forever, and its successor would wait on it.
+        self.eval_requests = self.ctx.Queue()
+        self.evaluator = self.ctx.Process(  # not a daemon: it starts emulator processes of its own
+            target=run_evaluator, name="a3c-evaluator", daemon=False,
+            args=(self.cfg, self.shared_model, self.optimizer, self.entropy_weight, self.counters, self.eval_requests,
+                  self.events, str(self.run_dir), self.best()))
+        self.evaluator.start()
+        log.info("evaluator started (pid %d)", self.evaluator.pid)
+
+    def start_worker(self, rank: int) -> None:
+        # a restarted or resumed worker must not replay its predecessor's episodes
+        seed = self.cfg["seed"] + rank + self.counters.snapshot()["updates"]
+        worker = self.ctx.Process(  # not a daemon: it may start emulator processes of its own
+            target=run_worker, name=f"a3c-worker-{rank}", daemon=False,
+            args=(rank, seed, self.cfg, self.shared_model, self.optimizer, self.entropy_weight, self.counters,
+                  self.events, self.stop))
+        worker.start()
+        self.workers[rank] = worker
+        log.info("worker %d started (pid %d)", rank, worker.pid)
+
+    def start(self) -> None:
+        if self.evaluates:
+            self.start_evaluator()
+        for rank in range(self.cfg["workers"]):
+            self.start_worker(rank)
+
+    def request_evaluation(self, final: bool) -> None:
+        self.eval_requests.put({"final": final})
+
+    # -- watching -------------------------------------------------------------------------------
+
+    def read_events(self, timeout: float, handle: Callable[[dict], None]) -> None:
+        """Handle every event that arrives within `timeout` seconds (blocks until the first)."""
+        try:
+            event = self.events.get(timeout=timeout)
+            while True:
+                if event["kind"] == "error":
+                    self.note_error(event)
+                else:
+                    handle(event)
+                event = self.events.get_nowait()
+        except queue.Empty:
+            pass
+
+    def note_error(self, event: dict) -> None:
+        log.error("%s failed:\n%s", event["who"], event["traceback"], extra=FILE_ONLY)
+        self.last_errors[event["who"]] = event["traceback"].strip().splitlines()[-1]
+        if event["usage"] is not None and self.usage_error is None:
+            self.usage_error = event["usage"]
+        if event["fatal"] is not None and self.failure is None:
+            self.failure = event["fatal"]  # a full disk: no restart helps
+
+    def replace_dead(self, handle: Callable[[dict], None]) -> bool:
+        """Restart a worker or the evaluator that died (an exception, a crash in the emulator, a
+        kill -9) with a fresh environment; give up on one that died DEATHS_ALLOWED times within
+        DEATH_WINDOW_S. Returns False when the run cannot go on. `handle` takes the events read
+        while looking for the dead ones' last words, and an "evaluator_restarted" event."""
+        dead = [p for p in self.processes() if not p.is_alive()]
+        if dead:
+            self.read_events(0.2, handle)  # their error events, if they managed to send them
+        for process in dead:
+            if self.usage_error is not None or self.failure is not None:
+                return False  # the config or the disk is wrong: a restart would fail the same way
+            name = process.name.removeprefix("a3c-").replace("-", " ")
+            deaths = self.deaths.setdefault(name, deque())
+            deaths.append(time.monotonic())
+            while deaths[0] < time.monotonic() - DEATH_WINDOW_S:
+                deaths.popleft()
+            cause = self.last_errors.pop(name, f"exit code {process.exitcode}")
+            if len(deaths) >= DEATHS_ALLOWED:
+                self.failure = f"{name} died {len(deaths)} times within {DEATH_WINDOW_S:.0f} s, last: {cause}"
+                return False
+            log.warning("%s died (%s): restarting it with a fresh environment", name, cause)
+            self.restarts += 1
+            process.join(1)
+            if process is self.evaluator:
+                handle({"kind": "evaluator_restarted"})  # the evaluation it was running is lost
+                self.start_evaluator()
+            else:
+                self.start_worker(self.workers.index(process))
+        return True
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    def join(self, processes: list, timeout: float, handle: Callable[[dict], None]) -> None:
+        """Wait for processes to exit, reading events meanwhile (a child cannot exit while its
+        queue is unread); terminate what is still alive after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while any(p.is_alive() for p in processes) and time.monotonic() < deadline:
+            self.read_events(0.1, handle)
+        for p in processes:
+            if p.is_alive():
+                log.warning("%s did not stop within %.0f s: terminating it", p.name, timeout)
+                p.terminate()
+                p.join(5)
+
+    def processes(self) -> list:
+        return [p for p in [*self.workers, self.evaluator] if p is not None]
+
+    def stop_evaluator(self) -> None:
+        if self.evaluator is not None and self.evaluator.is_alive():
+            self.eval_requests.put(None)
+
+    def kill_all(self) -> None:
+        for p in self.processes():
+            if p.is_alive():
+                p.kill()
+                p.join(5)

@@ -1,0 +1,66 @@
+"""`a3c train`: build the shared model and optimizer (from a checkpoint when resuming), join the
+other ranks of a distributed run, and hand them to the training loop (loop.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from a3c_cli.agent.model import build_model
+from a3c_cli.agent.optim import build_optimizer
+from a3c_cli.agent.worker import EntropyWeight
+from a3c_cli.config.schema import available_cpus
+from a3c_cli.distributed.sync import Link, join, share_start
+from a3c_cli.games.make import check_game, resolve_actions
+from a3c_cli.records.resume import resume_from
+from a3c_cli.records.rundir import CHECKPOINTS, published_best
+from a3c_cli.system.errors import UsageError
+from a3c_cli.train.loop import Training
+
+log = logging.getLogger("a3c")
+
+
+def train(cfg: dict, run_dir: str) -> float:
+    """Run one training job; return the best greedy evaluation return (what sweepers maximise),
+    -inf if no evaluation finished."""
+    run_dir = Path(run_dir)
+    cfg = {**cfg, "checkpoints_dir": str(Path(cfg["checkpoints_dir"]).resolve())}
+    check_game(cfg["game"])
+    cfg["game"] = resolve_actions(cfg["game"])
+    store = join(cfg) if cfg["distributed"]["backend"] != "none" else None
+    rank = dist.get_rank() if store is not None else 0
+    try:
+        return train_rank(cfg, run_dir, rank, store)
+    finally:
+        if store is not None:
+            dist.destroy_process_group()
+
+
+def train_rank(cfg: dict, run_dir: Path, rank: int, store) -> float:
+    """One rank's part of the run (the whole run without distributed): rank 0 keeps the records."""
+    cfg = {**cfg, "seed": cfg["seed"] + rank * cfg["workers"]}  # worker i of rank r: seed + r x workers + i
+    kept = (run_dir / CHECKPOINTS, published_best(cfg["checkpoints_dir"], cfg["game"]["name"]).parent)
+    for folder in kept if rank == 0 else ():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {folder} ({exc.strerror}): choose a writable place") from exc
+    cpus = available_cpus()
+    if cfg["workers"] > cpus:
+        log.warning("workers=%d is more than the %d cores here: workers will share cores and each runs slower",
+                    cfg["workers"], cpus)
+
+    torch.manual_seed(cfg["seed"])
+    shared_model = build_model(cfg).share_memory()
+    optimizer = build_optimizer(cfg["optim"], shared_model.parameters()) if cfg["optim"]["shared"] else None
+    entropy_weight = EntropyWeight(cfg["entropy_coef"], cfg["entropy_target"], len(cfg["game"]["actions"]))
+    resumed = resume_from(cfg, run_dir, shared_model, optimizer, entropy_weight) if cfg["resume"] is not None else None
+    link = None
+    if store is not None:
+        resumed = share_start(shared_model, optimizer, entropy_weight, resumed)
+        link = Link(cfg, shared_model, store, resumed["counters"] if resumed else None)
+    return Training(cfg, run_dir, shared_model, optimizer, entropy_weight, resumed, link).run()
