@@ -24,7 +24,7 @@ from a3c_cli.config.validation import validate, validate_test
 from a3c_cli.distributed.launch import export_submitit_environment, launch_args
 from a3c_cli.records.resume import resume_in_place
 from a3c_cli.system.errors import Interrupted, RunFailed, UsageError
-from a3c_cli.system.processes import start_fork_server
+from a3c_cli.train.fork_server import start_fork_server
 
 log = logging.getLogger("a3c")
 

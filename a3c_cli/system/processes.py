@@ -1,40 +1,15 @@
-"""Our processes: how workers and the evaluator start, and what Linux's /proc says about them
-(names, memory (RSS and PSS), age). Elsewhere the /proc figures read as unknown (None) rather
-than fail: they only feed logs and benchmarks."""
+"""Our processes as Linux sees them: their names, the core a worker is pinned to, and what /proc
+says about them (memory (RSS and PSS), age). Elsewhere the /proc figures read as unknown (None)
+rather than fail: they only feed logs and benchmarks. How workers and the evaluator start is
+train/fork_server.py's."""
 
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import os
 import sys
-from multiprocessing import forkserver
 
 PR_SET_NAME = 15
-
-
-def child_context():
-    """Workers and the evaluator start from a fork server that has imported torch and our
-    modules once (a3c_cli.train.preload), before any thread or emulator exists: they start in a
-    fraction of a second and share those pages instead of each holding a private copy. Where
-    there is no fork server (Windows), fresh interpreters."""
-    if multiprocessing.get_start_method(allow_none=True) not in multiprocessing.get_all_start_methods():
-        # A job under joblib's launcher runs in a loky process whose default start method is
-        # "loky"; spawned children inherit that name and cannot resolve it.
-        multiprocessing.set_start_method("spawn", force=True)
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["a3c_cli.train.preload"])
-    return ctx
-
-
-def start_fork_server() -> None:
-    """Start the fork server now rather than at the first worker: its imports (torch, ~3 s)
-    then run on the other core while this process imports its own, and a run updates seconds
-    sooner. It ends by itself when this process does."""
-    if child_context().get_start_method() == "forkserver":
-        forkserver.ensure_running()
 
 
 def set_name(name: str) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 from a3c_cli.agent.counters import Counters
 from a3c_cli.agent.worker import EntropyWeight, run_worker
 from a3c_cli.records.metrics import FILE_ONLY
-from a3c_cli.system.processes import child_context
 from a3c_cli.train.evaluator import run_evaluator
+from a3c_cli.train.fork_server import child_context
 
 log = logging.getLogger("a3c")
 
