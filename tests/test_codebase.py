@@ -27,7 +27,8 @@ LAYERS = [
     {"system", "conf"},  # errors and our processes; the config files
 ]
 RANK = {folder: len(LAYERS) - i for i, layer in enumerate(LAYERS) for folder in layer}
-# A module path written as text: a command of cli.py ("module:function"), a Hydra _target_ in conf/
+# A module path written as a string: a command of cli.py ("module:function"), a fork server's
+# preload, a Hydra _target_ in conf/. Such a string is an import too.
 DOTTED = re.compile(r"a3c_cli(?:\.\w+)+(?::\w+)?")
 
 
@@ -42,7 +43,7 @@ def layer_of(path: Path) -> str:
 
 def imported(source: str) -> set[str]:
     """The folders (or top modules) of a3c_cli that a module imports, at its top or inside
-    functions."""
+    functions, or names in a string that is a module path."""
     names = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom) and node.level:
@@ -53,6 +54,8 @@ def imported(source: str) -> set[str]:
             names.add(node.module.split(".")[1])
         elif isinstance(node, ast.Import):
             names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("a3c_cli."))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and DOTTED.fullmatch(node.value):
+            names.add(node.value.split(".")[1].split(":")[0])
     return names
 
 
@@ -71,6 +74,19 @@ def test_every_module_has_a_layer():
 def test_imports_point_down_the_layers():
     found = [line for p in modules() if layer_of(p) in RANK for line in upward(p, imported(p.read_text()))]
     assert not found, found
+
+
+def test_the_layer_test_sees_an_upward_import():
+    """An import up the layers, a sideways one, one inside a function, and one by string all fail."""
+    worker = PACKAGE / "agent" / "worker.py"
+    assert upward(worker, {"train"}) == ["agent/worker.py imports a3c_cli.train"]
+    assert upward(PACKAGE / "games" / "make.py", {"records", "system", "games"}) == [
+        "games/make.py imports a3c_cli.records"]
+    assert upward(PACKAGE / "records" / "plot.py", {"config", "system"}) == []
+    source = 'def f():\n    from a3c_cli.train.trainer import train\nTARGET = "a3c_cli.commands.sweep:x"\n'
+    assert imported(source) == {"train", "commands"}
+    assert upward(worker, imported(source)) == ["agent/worker.py imports a3c_cli.commands",
+                                                "agent/worker.py imports a3c_cli.train"]
 
 
 def test_only_entry_points_at_the_top():
