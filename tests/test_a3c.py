@@ -11,9 +11,10 @@ import pytest
 import torch
 from conftest import config, game_config
 
+from a3c_cli.agent.entropy import ENTROPY_COEF_RANGE, EntropyWeight
 from a3c_cli.agent.model import ActorCritic
 from a3c_cli.agent.optim import SharedAdam, SharedRMSprop
-from a3c_cli.agent.worker import ENTROPY_COEF_RANGE, Actor, EntropyWeight, Rollout, a3c_loss, gae, learn
+from a3c_cli.agent.worker import Actor, Rollout, a3c_loss, gae, learn
 from a3c_cli.games.make import make_vector_env
 
 CFG = {"gamma": 0.9, "gae_lambda": 0.8, "value_coef": 0.5, "entropy_coef": 0.01, "max_grad_norm": 1e9}

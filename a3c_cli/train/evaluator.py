@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from a3c_cli.agent.counters import Counters
+from a3c_cli.agent.entropy import EntropyWeight
 from a3c_cli.agent.episodes import play_greedy_episodes
 from a3c_cli.agent.model import build_model
-from a3c_cli.agent.worker import EntropyWeight
 from a3c_cli.games.make import make_eval_envs
 from a3c_cli.records.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.records.metrics import is_better, summarize

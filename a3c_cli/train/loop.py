@@ -17,7 +17,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from a3c_cli.agent.worker import EntropyWeight
+from a3c_cli.agent.entropy import EntropyWeight
 from a3c_cli.distributed.sync import Link, RankLost
 from a3c_cli.records.checkpoint import make_checkpoint, save_checkpoint
 from a3c_cli.records.metrics import RunRecords

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from a3c_cli.agent.counters import Counters
-from a3c_cli.agent.worker import EntropyWeight, run_worker
+from a3c_cli.agent.entropy import EntropyWeight
+from a3c_cli.agent.worker import run_worker
 from a3c_cli.records.metrics import FILE_ONLY
 from a3c_cli.train.evaluator import run_evaluator
 from a3c_cli.train.fork_server import child_context

@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from a3c_cli.agent.entropy import EntropyWeight
 from a3c_cli.agent.model import build_model
 from a3c_cli.agent.optim import build_optimizer
-from a3c_cli.agent.worker import EntropyWeight
 from a3c_cli.config.schema import available_cpus
 from a3c_cli.distributed.sync import Link, join, share_start
 from a3c_cli.games.make import check_game, resolve_actions
