@@ -95,11 +95,10 @@ def take_ranks(overrides: list[str]) -> tuple[int, list[str]]:
 
 
 def run_bench(cfg: dict, seconds: float, out_dir: Path) -> dict:
-    from a3c_cli.games.make import check_game, resolve_actions
+    from a3c_cli.games.make import prepare_game
     from a3c_cli.records.provenance import machine
 
-    check_game(cfg["game"])
-    cfg["game"] = resolve_actions(cfg["game"])
+    cfg["game"] = prepare_game(cfg["game"])
     out_dir.mkdir(parents=True, exist_ok=True)
     ranks = cfg["distributed"]["ranks"]
     where = f" on each of {ranks} ranks" if ranks > 1 else ""

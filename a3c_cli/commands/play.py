@@ -18,7 +18,7 @@ from rich.table import Table
 from a3c_cli.agent.episodes import play_episode
 from a3c_cli.agent.model import ActorCritic, build_model
 from a3c_cli.config.schema import RECORD_FORMATS, ModelConfig
-from a3c_cli.games.make import check_game, make_env, resolve_actions
+from a3c_cli.games.make import make_env, prepare_game
 from a3c_cli.records.checkpoint import check_same_game, load_checkpoint
 from a3c_cli.records.rundir import published_best, shipped_agent
 from a3c_cli.system.errors import UsageError
@@ -134,9 +134,7 @@ def video_formats(cfg: dict, run_dir: Path) -> tuple[list[str], str | None]:
 def play(cfg: dict, run_dir: str) -> dict:
     """Play cfg["episodes"] episodes; return (and save as results.json) the scores."""
     run_dir = Path(run_dir)
-    game = cfg["game"]
-    check_game(game)
-    game = resolve_actions(game)
+    game = prepare_game(cfg["game"])
     agent = choose_agent(cfg, game)
     formats, render_mode = video_formats(cfg, run_dir)
     torch.manual_seed(cfg["seed"])

@@ -37,7 +37,7 @@ log = logging.getLogger("a3c")
 def check_game(game: dict) -> None:
     """Check a game config against what is installed, before any process starts."""
     if game["backend"] == "retro":
-        from a3c_cli.games.roms import check_game as check_retro_game
+        from a3c_cli.games.roms import check_retro_game
 
         check_retro_game(game)
     elif game["backend"] == "ale":
@@ -48,6 +48,13 @@ def check_game(game: dict) -> None:
             raise UsageError(
                 f"game.id={game['id']}: not a Gymnasium Atari id (they look like ALE/SpaceInvaders-v5)"
             ) from exc
+
+
+def prepare_game(game: dict) -> dict:
+    """The game config a run or `a3c test` plays: checked against what is installed, then with its
+    action set spelled out (resolve_actions). Before any process starts."""
+    check_game(game)
+    return resolve_actions(game)
 
 
 def register_ale() -> None:

@@ -174,7 +174,7 @@ def ensure_rom(game_id: str) -> None:
     )
 
 
-def check_game(game: dict) -> None:
+def check_retro_game(game: dict) -> None:
     """Everything about a retro game that can be checked before any emulator starts."""
     game_id = game["id"]
     ensure_rom(game_id)

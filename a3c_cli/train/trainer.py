@@ -15,7 +15,7 @@ from a3c_cli.agent.model import build_model
 from a3c_cli.agent.optim import build_optimizer
 from a3c_cli.config.schema import available_cpus
 from a3c_cli.distributed.sync import Link, join, share_start
-from a3c_cli.games.make import check_game, resolve_actions
+from a3c_cli.games.make import prepare_game
 from a3c_cli.records.resume import resume_from
 from a3c_cli.records.rundir import CHECKPOINTS, published_best
 from a3c_cli.system.errors import UsageError
@@ -29,8 +29,7 @@ def train(cfg: dict, run_dir: str) -> float:
     -inf if no evaluation finished."""
     run_dir = Path(run_dir)
     cfg = {**cfg, "checkpoints_dir": str(Path(cfg["checkpoints_dir"]).resolve())}
-    check_game(cfg["game"])
-    cfg["game"] = resolve_actions(cfg["game"])
+    cfg["game"] = prepare_game(cfg["game"])
     store = join(cfg) if cfg["distributed"]["backend"] != "none" else None
     rank = dist.get_rank() if store is not None else 0
     try:
