@@ -6,22 +6,17 @@ comes from (the command, commit, machine and date of its first line, "kind": "ru
 
 --within counts only what a run had done by that wall time (greedy evaluations done, frames, the
 training mean), as the 15-minute Pong benchmark does; the last line counts the records whose mean
-greedy return reached SCORE. Standard library only; rows in the order given.
+greedy return reached SCORE. Rows in the order given; the records read as a3c reads them
+(a3c_cli.records.rundir.read_records).
 """
 
 import argparse
-import gzip
-import json
 import statistics
 from pathlib import Path
 
+from a3c_cli.records.rundir import read_records
+
 WINDOW = 40  # training episodes in the mean (the latest 40 at a line)
-
-
-def read(path: Path) -> list[dict]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as file:
-        return [json.loads(line) for line in file if line.strip()]
 
 
 def name(path: Path) -> str:
@@ -43,7 +38,7 @@ def at(record: dict) -> str:
 
 
 def row(path: Path, within: float, score: float) -> tuple[str, bool]:
-    records = read(path)
+    records = read_records(path)
     run = next((r for r in records if r["kind"] == "run"), {})
     start = next((r for r in records if r["kind"] == "start"), {})
     train = [r for r in records if r["kind"] == "train" and r["time"] <= within]

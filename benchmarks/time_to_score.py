@@ -7,17 +7,15 @@ records file itself (.jsonl, or .jsonl.gz as kept in benchmarks/results/).
 Prints each evaluation (wall time, frames, mean, min and max over its episodes) and the first
 whose mean reached SCORE (default 18), or the best mean reached if none did."""
 
-import gzip
-import json
 import sys
 from pathlib import Path
+
+from a3c_cli.records.rundir import read_records
 
 
 def main() -> int:
     run_dir, target = Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 18.0
-    path = run_dir if run_dir.is_file() else run_dir / "metrics.jsonl"
-    with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8") as file:
-        records = [json.loads(line) for line in file if line.strip()]
+    records = read_records(run_dir)
     evaluations = [r for r in records if r["kind"] == "eval"]
     if not evaluations:
         print(f"{run_dir}: no evaluation yet")
