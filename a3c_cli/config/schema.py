@@ -111,6 +111,7 @@ class GameConfig:
 @dataclass
 class ScreenGameConfig(GameConfig):
     crop: List[int] = field(default_factory=lambda: [0, 0, 0, 0])  # pixels cut: top, bottom, left, right
+    max_pool: bool = True  # a step's frame is the max of the skip's last two (sprites that flicker); false: the last
     serve: Optional[List[str]] = None  # an action taken at an episode's start and after each life lost; null: none
     life_loss_ends_episode: bool = False  # for learning: a lost life ends the episode; scores stay whole games
     noop_max: int = 30  # greedy evaluation and test episodes start with 0 to this many no-op steps; 0: off

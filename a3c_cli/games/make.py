@@ -12,8 +12,9 @@ from concurrent.futures import ProcessPoolExecutor
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv, VectorEnv
-from gymnasium.wrappers import RecordEpisodeStatistics, TimeLimit, TransformReward
+from gymnasium.wrappers import MaxAndSkipObservation, RecordEpisodeStatistics, TimeLimit, TransformReward
 
+from a3c_cli.games.ale import AleGames, register_ale
 from a3c_cli.games.memory import CueMemoryTask
 from a3c_cli.games.vector import ProcessVectorEnv
 from a3c_cli.games.wrappers import (
@@ -55,12 +56,6 @@ def prepare_game(game: dict) -> dict:
     action set spelled out (resolve_actions). Before any process starts."""
     check_game(game)
     return resolve_actions(game)
-
-
-def register_ale() -> None:
-    import ale_py
-
-    gym.register_envs(ale_py)
 
 
 def resolve_actions(game: dict) -> dict:
@@ -138,11 +133,17 @@ def make_env(game: dict, frame_size: int, render_mode: str | None = None, noop_s
 
 
 def ale_env(game: dict, render_mode: str | None, noop_max: int) -> gym.Env:
-    """Gymnasium's ALE, which skips frames and repeats sticky actions itself, in C++."""
+    """Gymnasium's ALE, which repeats sticky actions itself, frame by frame. With game.max_pool the
+    skip is Gymnasium's MaxAndSkipObservation (the max of its last two frames, as the workers'
+    AtariVectorEnv takes it); without, ALE's own skip, which keeps the last frame."""
     register_ale()
-    env = gym.make(game["id"], frameskip=game["frame_skip"], repeat_action_probability=game["sticky_prob"],
-                   full_action_space=False, render_mode=render_mode).unwrapped
+    max_pool = game["max_pool"] and game["frame_skip"] > 1
+    env = gym.make(game["id"], frameskip=1 if max_pool else game["frame_skip"],
+                   repeat_action_probability=game["sticky_prob"], full_action_space=False,
+                   render_mode=render_mode).unwrapped
     meanings = env.get_action_meanings()
+    if max_pool:
+        env = MaxAndSkipObservation(env, game["frame_skip"])
     if noop_max:
         env = NoopStart(env, meanings.index("NOOP"), noop_max)  # every minimal action set has NOOP
     return ActionSubset(env, [names[0] for names in game["actions"]], meanings)
@@ -157,7 +158,7 @@ def retro_env(game: dict, render_mode: str | None, noop_max: int) -> gym.Env:
                      use_restricted_actions=retro.Actions.ALL)
     end_stop = game.get("end_stop")
     if game["frame_skip"] > 1 or game["sticky_prob"] > 0 or end_stop is not None:
-        env = RetroFrameSkip(env, game["frame_skip"], game["sticky_prob"], end_stop)
+        env = RetroFrameSkip(env, game["frame_skip"], game["sticky_prob"], end_stop, game["max_pool"])
     if noop_max:  # no button pressed, whether or not the game's action set has that combination
         env = NoopStart(env, np.zeros(len(env.unwrapped.buttons), dtype=np.int8), noop_max)
     return ButtonCombos(env, game["actions"], env.unwrapped.buttons, game["turbo"])
@@ -167,9 +168,11 @@ def make_vector_env(game: dict, frame_size: int, count: int) -> VectorEnv:
     """`count` environments stepped in lockstep, reset as soon as an episode ends (the final frame
     and info are in info["final_obs"], info["final_info"]). One is classic A3C. stable-retro
     allows one emulator per process, so several retro games run in child processes that write
-    their frames to shared memory (ProcessVectorEnv); ALE and the memory task step in this
-    process, where a step is cheaper than a message to another one. The children are forked:
+    their frames to shared memory (ProcessVectorEnv); ALE games run in ale-py's own vector
+    environment (AleGames), and the memory task steps in this process. The children are forked:
     they only step emulators, and are made before this process computes anything with torch."""
+    if game["backend"] == "ale":
+        return AleGames(game, frame_size, count)
     if game["backend"] == "retro" and count > 1:
         return make_process_vector_env(game, frame_size, count, learning=True)
     make = [functools.partial(make_worker_env, game, frame_size, False, learning=True) for _ in range(count)]

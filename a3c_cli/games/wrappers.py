@@ -162,11 +162,14 @@ class RetroFrameSkip(StickyFrameSkip):
     ALE's own frame skip, a skip does not stop at the frame where the episode ends.
 
     With an `end_stop` ({button, address, at}), that button is let go of at every frame where
-    the RAM byte at `address` is `at` or more, as if the joystick met a stop there."""
+    the RAM byte at `address` is `at` or more, as if the joystick met a stop there. With
+    `max_pool`, the frame returned is the max of the skip's last two (one more screen read)."""
 
-    def __init__(self, env: gym.Env, skip: int, sticky_prob: float, end_stop: dict | None = None):
+    def __init__(self, env: gym.Env, skip: int, sticky_prob: float, end_stop: dict | None = None,
+                 max_pool: bool = False):
         super().__init__(env, skip, sticky_prob)
         self.end_stop = end_stop
+        self.max_pool = max_pool and skip > 1
         if end_stop is not None:  # its button is checked with the game's (check_game)
             self._stop_button = env.unwrapped.buttons.index(end_stop["button"])
 
@@ -184,8 +187,10 @@ class RetroFrameSkip(StickyFrameSkip):
 
     def step(self, action):
         retro_env = self.env.unwrapped
-        pressed = None
-        for _ in range(self.skip):
+        pressed = before_last = None
+        for frame in range(self.skip):
+            if self.max_pool and frame == self.skip - 1:
+                before_last = retro_env.em.get_screen()
             frame_action = self.frame_action(action)
             if self.end_stop is not None:
                 frame_action = self.stopped(frame_action)
@@ -199,6 +204,8 @@ class RetroFrameSkip(StickyFrameSkip):
                 retro_env.render()
         retro_env.data.update_ram()
         obs = retro_env._update_obs()
+        if before_last is not None:
+            obs = np.maximum(before_last, obs)
         reward, done, info = retro_env.compute_step()
         return obs, reward, bool(done), False, dict(info)
 
@@ -224,24 +231,32 @@ class EndWithoutReward(gym.Wrapper):
         return obs, reward, terminated, truncated or self._quiet >= self.steps, info
 
 
+def check_crop(crop: list[int], height: int, width: int) -> None:
+    top, bottom, left, right = crop
+    if top + bottom >= height or left + right >= width:
+        raise UsageError(f"game.crop={crop} leaves nothing of the {height}x{width} frame: crop less")
+
+
+def gray_crop_resize(frame: np.ndarray, size: int, crop: list[int]) -> np.ndarray:
+    """RGB frame -> cropped, grayscale, size x size uint8 image with a channel axis: (1, size, size),
+    in one OpenCV pass: the one observation of every screen game, one or many at a time."""
+    top, bottom, left, right = crop
+    height, width = frame.shape[:2]
+    gray = cv2.cvtColor(frame[top : height - bottom, left : width - right], cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)[None]
+
+
 class GrayCropResize(gym.ObservationWrapper):
-    """RGB frame -> cropped, grayscale, size x size uint8 image with a channel axis: (1, size, size).
-    OpenCV does it in one pass per frame inside the worker's process."""
+    """gray_crop_resize on every frame of one environment."""
 
     def __init__(self, env: gym.Env, size: int, crop: list[int]):
         super().__init__(env)
-        height, width = env.observation_space.shape[:2]
-        top, bottom, left, right = crop
-        if top + bottom >= height or left + right >= width:
-            raise UsageError(f"game.crop={crop} leaves nothing of the {height}x{width} frame: crop less")
-        self._rows = slice(top, height - bottom)
-        self._cols = slice(left, width - right)
-        self._size = size
+        check_crop(crop, *env.observation_space.shape[:2])
+        self._size, self._crop = size, crop
         self.observation_space = gym.spaces.Box(0, 255, (1, size, size), dtype=np.uint8)
 
     def observation(self, frame):
-        gray = cv2.cvtColor(frame[self._rows, self._cols], cv2.COLOR_RGB2GRAY)
-        return cv2.resize(gray, (self._size, self._size), interpolation=cv2.INTER_AREA)[None]
+        return gray_crop_resize(frame, self._size, self._crop)
 
 
 class EpisodeInfoOnly(gym.Wrapper):
