@@ -70,7 +70,7 @@ def test_app(cfg: DictConfig) -> float:
     with reported_errors("test"):
         plain = resolved(cfg)
         validate_test(plain)
-        return play(plain, HydraConfig.get().runtime.output_dir)["return"]["mean"]
+        return play(plain, HydraConfig.get().runtime.output_dir, HydraConfig.get().overrides.task)["return"]["mean"]
     return -math.inf
 
 

@@ -98,7 +98,7 @@ TEST = {
     "checkpoint": None,
     "checkpoints_dir": "checkpoints",
     "episodes": 3,
-    "sample": False,
+    "sample": None,
     "random": False,
     "render": False,
     "record": "False",

@@ -4,7 +4,7 @@ import pytest
 import torch
 from conftest import game_config, in_fresh_process
 
-from a3c_cli.agent.episodes import play_episode, play_greedy_episodes
+from a3c_cli.agent.episodes import play_episode, play_episodes
 from a3c_cli.agent.model import ActorCritic
 from a3c_cli.games.make import check_game, make_env, make_eval_envs
 
@@ -32,7 +32,7 @@ def greedy_model(game: dict) -> ActorCritic:
 def all_at_once(game: dict) -> list[dict]:
     envs = make_eval_envs(game, 42, EPISODES)
     envs.reset(seed=SEED)  # as the evaluator: environment i is seeded SEED + i once
-    episodes = play_greedy_episodes(envs, greedy_model(game))
+    episodes = play_episodes(envs, greedy_model(game))
     envs.close()
     return episodes
 
@@ -61,3 +61,20 @@ def test_an_episode_cut_by_a_step_limit_says_so():
     game = {**pong(), "max_episode_steps": 40}
     episodes = in_fresh_process(all_at_once, game)
     assert [(episode["length"], episode["cut"]) for episode in episodes] == [(40, True)] * EPISODES
+
+
+def test_sampled_episodes_are_drawn_from_the_policy():
+    """Three Pong games alike (no sticky actions, no no-op starts): the argmax plays one game three
+    times, samples from the policy play three different ones."""
+    game = {**pong(), "sticky_prob": 0.0, "noop_max": 0}
+    lengths = {greedy: {e["length"] for e in in_fresh_process(play_alike, game, greedy)} for greedy in (True, False)}
+    assert len(lengths[True]) == 1 and len(lengths[False]) == EPISODES
+
+
+def play_alike(game: dict, greedy: bool) -> list[dict]:
+    envs = make_eval_envs(game, 42, EPISODES)
+    envs.reset(seed=SEED)
+    torch.manual_seed(0)
+    episodes = play_episodes(envs, greedy_model(game), greedy=greedy)
+    envs.close()
+    return episodes

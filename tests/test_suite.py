@@ -109,7 +109,9 @@ def test_a_shipped_agent_is_the_weights_at_the_budget_with_their_score(tmp_path,
     save_checkpoint(make_checkpoint(model, build_optimizer(cfg["optim"], model.parameters()), counters, cfg, None, None,
                                     0.01), tmp_path / "run" / "checkpoints" / "latest.pt")
     row = {"game": "memory", "frames": 10_000_000, "train_last100": 0.9, "commit": "abc1234", "machine": {},
-           "greedy_sticky": {"mean": 1.0, "std": 0.0, "episodes": 10}, "random_sticky": {"mean": 0.5}}
+           "greedy_sticky": {"mean": 1.0, "std": 0.0, "episodes": 10}, "random_sticky": {"mean": 0.5},
+           "sampled_sticky": {"mean": 0.8, "std": 0.1, "episodes": 10},
+           "protocol": {"sticky_prob": 0.25, "noop_max": 0, "max_steps_without_reward": None, "policy": "sample"}}
     shipped = ship_agent(tmp_path / "run", row, tmp_path / "agents" / "memory.pt")
     agent = load_checkpoint(shipped)
     assert agent["optimizer"] is None and agent["shipped"]["greedy_sticky"]["mean"] == 1.0
@@ -118,9 +120,17 @@ def test_a_shipped_agent_is_the_weights_at_the_budget_with_their_score(tmp_path,
     monkeypatch.setattr(play, "shipped_agent", lambda game: tmp_path / "agents" / f"{game}.pt")
     test_cfg = {"checkpoint": None, "checkpoints_dir": str(tmp_path / "none"), "game": cfg["game"]}
     assert play.checkpoint_path(test_cfg) == shipped  # nothing of the user's own: the shipped one
-    assert play.describe_shipped(agent) == ("no agent of your own for memory: playing the one a3c ships, trained for "
-                                            "10,000,000 frames by `a3c bench learn` at abc1234 (greedy with sticky "
-                                            "actions: 1.0 over 10 games)")
+    assert play.describe_shipped(agent) == (
+        "no agent of your own for memory: playing the one a3c ships, trained for 10,000,000 frames by `a3c bench "
+        "learn` at abc1234; it scored 0.8 over 10 games (a random agent 0.5) under this protocol, which it plays now "
+        "unless told otherwise: sampled from the policy, sticky actions 0.25 (game.sticky_prob), 0 to 0 no-op steps "
+        "first (game.noop_max), whole games (game.max_steps_without_reward)")
+    # it plays under that protocol, but for what the command line says
+    cfg_played, game_played = play.under_protocol({"sample": None}, {"sticky_prob": 0.0, "noop_max": 30,
+                                                   "max_steps_without_reward": 500}, agent["shipped"]["protocol"],
+                                                  ["game.sticky_prob=0.0", "episodes=1"])
+    assert cfg_played["sample"] is True
+    assert game_played == {"sticky_prob": 0.0, "noop_max": 0, "max_steps_without_reward": None}
     published = tmp_path / "none" / "memory" / "best.pt"
     save_checkpoint(agent, published)
     assert play.checkpoint_path(test_cfg) == published  # the user's own comes first

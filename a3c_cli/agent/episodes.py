@@ -1,5 +1,5 @@
 """Playing episodes with a model: one at a time (`a3c test`, videos) or one in each of several
-environments at once (the evaluator's greedy evaluations)."""
+environments at once (the evaluator's evaluations)."""
 
 from __future__ import annotations
 
@@ -42,11 +42,11 @@ def episode_result(score, length, terminated: bool, truncated: bool) -> dict:
 
 
 @torch.no_grad()
-def play_greedy_episodes(envs: ProcessVectorEnv, model: ActorCritic) -> list[dict]:
-    """One greedy episode in each of `envs`, all at once, one batched forward pass a step; the
-    same episodes as play_episode would play in each environment alone. An environment whose
-    episode has ended is not stepped again: no emulator plays on for nothing while the longest
-    episode finishes."""
+def play_episodes(envs: ProcessVectorEnv, model: ActorCritic, greedy: bool = True) -> list[dict]:
+    """One episode in each of `envs`, all at once, one batched forward pass a step, acting greedily
+    or sampling from the policy; the same episodes as play_episode would play in each
+    environment alone. An environment whose episode has ended is not stepped again: no emulator
+    plays on for nothing while the longest episode finishes."""
     count = envs.num_envs
     obs, _ = envs.reset()
     state = model.initial_state(count)
@@ -56,7 +56,8 @@ def play_greedy_episodes(envs: ProcessVectorEnv, model: ActorCritic) -> list[dic
     while playing.any():
         logits, _, state = model(torch.from_numpy(obs)[None], state, starts)
         starts = torch.zeros(1, count)
-        obs, _, terminated, truncated, info = envs.step(logits[0].argmax(-1).numpy(), active=playing)
+        actions = logits[0].argmax(-1) if greedy else Categorical(logits=logits[0]).sample()
+        obs, _, terminated, truncated, info = envs.step(actions.numpy(), active=playing)
         for i in (terminated | truncated).nonzero()[0]:
             episode = info["final_info"]["episode"]
             episodes[i] = episode_result(episode["r"][i], episode["l"][i], terminated[i], truncated[i])

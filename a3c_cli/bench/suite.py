@@ -3,8 +3,9 @@ default config for a frame budget, then judged as the field reports Atari result
 
 - training: the mean return of the last 100 training episodes at the budget (OpenAI baselines,
   SB3's zoo and cleanRL report this figure), read from the run's own metrics.jsonl;
-- greedy play of the weights at the budget under Machado et al. (2018)'s protocol: sticky actions
-  0.25, whole games, no no-op starts, `episodes` games (`a3c test`);
+- the weights at the budget under Machado et al. (2018)'s protocol: sticky actions 0.25, whole
+  games, no no-op starts, `episodes` games (`a3c test`), played greedily and sampled from the
+  policy; the game's eval_policy says which of the two judges (and ships) its agent;
 - a uniformly random agent under the same protocol, the floor the policy must beat;
 - frames/s and wall time of the training run, evaluations during it included.
 
@@ -34,13 +35,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from a3c_cli.bench.suite_report import ROW, format_row, game_row, write_report
+from a3c_cli.games.make import PROTOCOL
 from a3c_cli.records.files import read_json, write_json
 from a3c_cli.records.rundir import latest_checkpoint, metrics_file, read_metrics
 from a3c_cli.system.errors import RunFailed, UsageError
 
 SUITE = ["Pong-ALE", "Breakout-ALE", "BeamRider-ALE", "Qbert-ALE", "Seaquest-ALE", "SpaceInvaders-ALE",
          "Airstriker-Genesis", "Pong-Atari2600"]
-STICKY_PROB = 0.25  # Machado et al. (2018)
 EVALUATIONS = 20  # greedy evaluations during each training run (the points of its curve)
 SETTINGS = {"games": ",".join(SUITE), "frames": "10M", "seed": "0", "workers": "2", "episodes": "10", "parallel": None}
 
@@ -208,17 +209,23 @@ def run_game(suite_dir: Path, game: str, settings: dict, overrides: list[str], c
     run_dir = suite_dir / game
     if not trained_to(run_dir, int(settings["frames"])):
         train_game(suite_dir, game, settings, overrides, cores)
-    protocol = [*(o for o in overrides if o.startswith("game.")), f"game.sticky_prob={STICKY_PROB}", "game.noop_max=0",
-                "game.max_steps_without_reward=null", f"episodes={settings['episodes']}", f"seed={settings['seed']}"]
-    print(f"{game}: {settings['episodes']} greedy games with sticky actions, and as many random ones")
-    call_a3c("test", [f"game={game}", f"checkpoint={latest_checkpoint(run_dir)}", *protocol,
-                      f"hydra.run.dir={run_dir / 'greedy-sticky'}"], suite_dir / f"{game}.test.log", cores)
+    protocol = [*(o for o in overrides if o.startswith("game.")), *protocol_overrides(),
+                f"episodes={settings['episodes']}", f"seed={settings['seed']}"]
+    print(f"{game}: {settings['episodes']} greedy games with sticky actions, as many sampled and as many random")
+    for policy, sample in (("greedy", "false"), ("sampled", "true")):
+        call_a3c("test", [f"game={game}", f"checkpoint={latest_checkpoint(run_dir)}", f"sample={sample}", *protocol,
+                          f"hydra.run.dir={run_dir / f'{policy}-sticky'}"], suite_dir / f"{game}.test.log", cores)
     call_a3c("test", [f"game={game}", "random=true", *protocol, f"hydra.run.dir={run_dir / 'random-sticky'}"],
              suite_dir / f"{game}.random.log", cores)
     row = game_row(run_dir, game)
     write_json(run_dir / ROW, row)
     print(f"{game}: done: {format_row(row, int(settings['frames']))}")
     return row
+
+
+def protocol_overrides() -> list[str]:
+    """The evaluation protocol (games.make.PROTOCOL) as a3c test overrides."""
+    return [f"game.{key}={'null' if value is None else value}" for key, value in PROTOCOL.items()]
 
 
 def train_game(suite_dir: Path, game: str, settings: dict, overrides: list[str], cores: set[int] | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from a3c_cli.games.make import PROTOCOL
 from a3c_cli.records.files import atomic_path, read_json, write_json
 from a3c_cli.records.rundir import hydra_file, read_records
 
@@ -67,6 +68,7 @@ def game_row(run_dir: Path, game: str) -> dict:
     final = next(e for e in reversed(evals) if e.get("final"))
     wall_s = max(last["time"], final["time"])
     greedy = read_json(run_dir / "greedy-sticky" / "results.json")
+    sampled = run_dir / "sampled-sticky" / "results.json"
     random = read_json(run_dir / "random-sticky" / "results.json")
     return {
         "game": game,
@@ -75,7 +77,9 @@ def game_row(run_dir: Path, game: str) -> dict:
         "train_last100": statistics.fmean(returns[-100:]) if returns else None,
         "train_episodes": len(returns),
         "greedy_sticky": episodes_summary(greedy),
+        "sampled_sticky": episodes_summary(read_json(sampled)) if sampled.is_file() else None,
         "random_sticky": episodes_summary(random),
+        "protocol": PROTOCOL | {"policy": runs[0]["config"]["game"].get("eval_policy", "greedy") if runs else "greedy"},
         "best_eval_during_training": max(e["eval_return"]["mean"] for e in evals),
         "fps": round(final["frames"] / wall_s),
         "wall_s": round(wall_s, 1),
@@ -115,11 +119,22 @@ def number(value) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
+def judged(row: dict) -> dict:
+    """The protocol score a row's agent is judged (and shipped) by: its game's policy's."""
+    policy = row.get("protocol", {}).get("policy", "greedy")
+    return row["sampled_sticky" if policy == "sample" else "greedy_sticky"]
+
+
+def spread(score: dict | None) -> str:
+    return "-" if score is None else f"{number(score['mean'])} ± {number(score['std'])} ({score['episodes']})"
+
+
 def format_row(row: dict, frames: int) -> str:
-    g, r = row["greedy_sticky"], row["random_sticky"]
+    g, s, r = row["greedy_sticky"], row.get("sampled_sticky"), row["random_sticky"]
     return (
-        f"training (last 100) {number(row['train_last100'])}, greedy with sticky actions {number(g['mean'])} "
-        f"± {number(g['std'])}, random {number(r['mean'])}, {row['fps']:,} frames/s, {row['wall_s'] / 60:.1f} min"
+        f"training (last 100) {number(row['train_last100'])}, with sticky actions: greedy {number(g['mean'])}, "
+        f"sampled {number(s['mean']) if s else '-'}, random {number(r['mean'])}; "
+        f"{row['fps']:,} frames/s, {row['wall_s'] / 60:.1f} min"
     )
 
 
@@ -130,6 +145,7 @@ def table_rows(rows: list[dict], frames: int) -> tuple[list[str], list[list[str]
         "frames",
         "training, last 100",
         "greedy, sticky 0.25",
+        "sampled, sticky 0.25",
         "random, sticky 0.25",
         *anchors,
         "frames/s",
@@ -138,14 +154,14 @@ def table_rows(rows: list[dict], frames: int) -> tuple[list[str], list[list[str]
     ]
     body = []
     for row in rows:
-        g, r = row["greedy_sticky"], row["random_sticky"]
         body.append(
             [
                 row["game"],
                 f"{row['frames'] / 1e6:.2f} M",
                 number(row["train_last100"]),
-                f"{number(g['mean'])} ± {number(g['std'])} ({g['episodes']})",
-                number(r["mean"]),
+                spread(row["greedy_sticky"]),
+                spread(row.get("sampled_sticky")),
+                number(row["random_sticky"]["mean"]),
                 *[number(a.get(anchor_key(row["game"]))) for a in anchors.values()],
                 f"{row['fps']:,}",
                 f"{row['wall_s'] / 60:.1f}",
@@ -205,8 +221,9 @@ def ship_agent(run_dir: Path, row: dict, path: Path | None = None) -> Path:
     from a3c_cli.records.rundir import latest_checkpoint, shipped_agent
 
     checkpoint = load_checkpoint(latest_checkpoint(run_dir))
-    kept = ("greedy_sticky", "random_sticky", "train_last100", "frames", "commit", "machine")
-    shipped = {key: row[key] for key in kept}
+    kept = ("greedy_sticky", "sampled_sticky", "random_sticky", "protocol", "train_last100", "frames", "commit",
+            "machine")
+    shipped = {key: row.get(key) for key in kept}
     path = path or shipped_agent(row["game"])
     path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint({**checkpoint, "optimizer": None, "shipped": shipped}, path)

@@ -18,7 +18,7 @@ from rich.table import Table
 from a3c_cli.agent.episodes import play_episode
 from a3c_cli.agent.model import ActorCritic, build_model
 from a3c_cli.config.schema import RECORD_FORMATS, ModelConfig
-from a3c_cli.games.make import make_env, prepare_game
+from a3c_cli.games.make import PROTOCOL, make_env, prepare_game
 from a3c_cli.records.checkpoint import check_same_game, load_checkpoint
 from a3c_cli.records.rundir import published_best, shipped_agent
 from a3c_cli.system.errors import UsageError
@@ -48,12 +48,40 @@ def checkpoint_path(cfg: dict) -> Path:
                      f"(a3c train game={cfg['game']['name']}) or pass checkpoint=PATH")
 
 
+def shipped_protocol(checkpoint: dict) -> dict:
+    """The protocol a shipped agent's score was measured under (agents shipped before it was
+    recorded were judged greedily under games.make.PROTOCOL)."""
+    return checkpoint["shipped"].get("protocol") or {**PROTOCOL, "policy": "greedy"}
+
+
 def describe_shipped(checkpoint: dict) -> str:
-    """Which shipped agent plays: its game, training frames and the score it was shipped with."""
-    score = checkpoint["shipped"]["greedy_sticky"]
+    """Which shipped agent plays, and the score it was shipped with under its protocol."""
+    protocol = shipped_protocol(checkpoint)
+    policy = protocol["policy"]
+    score = checkpoint["shipped"]["sampled_sticky" if policy == "sample" else "greedy_sticky"]
+    random = checkpoint["shipped"].get("random_sticky")
     return (f"no agent of your own for {checkpoint['game']}: playing the one a3c ships, trained for "
-            f"{checkpoint['counters']['frames']:,} frames by `a3c bench learn` at {checkpoint['shipped']['commit']} "
-            f"(greedy with sticky actions: {score['mean']:.1f} over {score['episodes']} games)")
+            f"{checkpoint['counters']['frames']:,} frames by `a3c bench learn` at {checkpoint['shipped']['commit']}; "
+            f"it scored {score['mean']:.1f} over {score['episodes']} games"
+            + (f" (a random agent {random['mean']:.1f})" if random else "")
+            + f" under this protocol, which it plays now unless told otherwise: {describe_protocol(protocol)}")
+
+
+def describe_protocol(protocol: dict) -> str:
+    policy = {"sample": "sampled from the policy", "random": "uniformly random actions"}.get(protocol["policy"], "greedy")
+    quiet = protocol["max_steps_without_reward"]
+    ends = "whole games" if quiet is None else f"games cut after {quiet} steps without a reward"
+    return (f"{policy}, sticky actions {protocol['sticky_prob']} (game.sticky_prob), "
+            f"0 to {protocol['noop_max']} no-op steps first (game.noop_max), {ends} (game.max_steps_without_reward)")
+
+
+def under_protocol(cfg: dict, game: dict, protocol: dict, told: list[str]) -> tuple[dict, dict]:
+    """cfg and game with a shipped agent's protocol, except for the keys given on the command line."""
+    given = {o.split("=", 1)[0].lstrip("+~") for o in told}
+    game = {**game, **{k: v for k, v in protocol.items() if k != "policy" and f"game.{k}" not in given}}
+    if cfg["sample"] is None:
+        cfg = {**cfg, "sample": protocol["policy"] == "sample"}
+    return cfg, game
 
 
 def check_compatible(checkpoint: dict, path: Path, game: dict, lstm_size: int | None) -> None:
@@ -103,21 +131,33 @@ class Agent:
     trained_frames: int = 0
 
 
-def choose_agent(cfg: dict, game: dict) -> Agent:
+def choose_agent(cfg: dict, game: dict, told: list[str]) -> tuple[Agent, dict]:
+    """What plays, and the game as it plays it (a shipped agent: under its score's protocol)."""
     if cfg["random"]:
-        return Agent("random")
+        return Agent("random"), game
     path = checkpoint_path(cfg)
     checkpoint = load_checkpoint(path)
     check_compatible(checkpoint, path, game, cfg["lstm_size"])
+    if "max_pool" in game and not any(o.startswith("game.max_pool=") for o in told):
+        # the frames it learned on: weights trained before game.max_pool existed saw the skip's last frame
+        game = {**game, "max_pool": checkpoint["config"]["game"].get("max_pool", False)}
     if checkpoint.get("shipped"):
         log.info(describe_shipped(checkpoint))
+        cfg, game = under_protocol(cfg, game, shipped_protocol(checkpoint), told)
     return Agent(
-        "sample" if cfg["sample"] else "greedy",
+        policy_of(cfg, game),
         load_agent(checkpoint, path),
         path,
         checkpoint["config"]["model"]["frame_size"],
         checkpoint["counters"]["frames"],
-    )
+    ), game
+
+
+def policy_of(cfg: dict, game: dict) -> str:
+    """sample=true or false as told, else the policy the game's evaluations use."""
+    if cfg["sample"] is None:
+        return game["eval_policy"]
+    return "sample" if cfg["sample"] else "greedy"
 
 
 def video_formats(cfg: dict, run_dir: Path) -> tuple[list[str], str | None]:
@@ -131,11 +171,12 @@ def video_formats(cfg: dict, run_dir: Path) -> tuple[list[str], str | None]:
     return formats, "human" if window else ("rgb_array" if formats else None)
 
 
-def play(cfg: dict, run_dir: str) -> dict:
-    """Play cfg["episodes"] episodes; return (and save as results.json) the scores."""
+def play(cfg: dict, run_dir: str, told: list[str] = ()) -> dict:
+    """Play cfg["episodes"] episodes; return (and save as results.json) the scores. `told`: the
+    command line's overrides, which a shipped agent's protocol leaves as given."""
     run_dir = Path(run_dir)
     game = prepare_game(cfg["game"])
-    agent = choose_agent(cfg, game)
+    agent, game = choose_agent(cfg, game, list(told))
     formats, render_mode = video_formats(cfg, run_dir)
     torch.manual_seed(cfg["seed"])
     env = make_env(game, agent.frame_size, render_mode=render_mode, noop_starts=True)
@@ -161,6 +202,7 @@ def play(cfg: dict, run_dir: str) -> dict:
         "checkpoint": str(agent.path.resolve()) if agent.path else None,
         "trained_frames": agent.trained_frames,
         "policy": agent.policy,
+        "protocol": {key: game.get(key) for key in PROTOCOL} | {"policy": agent.policy},
         "episodes": episodes,
         "return": summary([e["return"] for e in episodes]),
         "videos": videos,
@@ -176,8 +218,9 @@ def print_results(results: dict, frame_skip: int, run_dir: Path) -> None:
     stats = results["return"]
     console.print(
         f"return: mean {stats['mean']:.2f}, std {stats['std']:.2f}, min {stats['min']:g}, max {stats['max']:g}"
-        f"  ({results['policy']} policy, {results['trained_frames']:,} training frames)"
+        f"  ({results['trained_frames']:,} training frames)"
     )
+    console.print(f"played: {describe_protocol(results['protocol'])}")
     for video in results["videos"]:
         console.print(f"video: {video}")
     console.print(f"results: {run_dir / 'results.json'}")

@@ -106,6 +106,7 @@ class GameConfig:
     max_steps_without_reward: Optional[int] = None  # cut after this many steps in a row without reward; null: never
     reward_scale: float = 1.0  # rewards are multiplied by this for learning (logs keep the game score)
     reward_clip: Optional[float] = None  # then clipped to [-reward_clip, reward_clip]; null: no clip
+    eval_policy: str = "greedy"  # how evaluations (the best checkpoint) and a3c test act: greedy | sample
 
 
 @dataclass
@@ -208,8 +209,8 @@ class TrainConfig:
     entropy_target: Optional[float] = None  # entropy to keep, as a share of ln(actions): entropy_coef adapts; null: off
     value_coef: float = 0.5  # the value (critic) loss's weight
     max_grad_norm: float = 40.0  # gradients are clipped to this L2 norm, all parameters together
-    eval_interval: int = 100_000  # emulator frames between greedy evaluations
-    eval_episodes: int = 3  # greedy episodes per evaluation, played at once
+    eval_interval: int = 100_000  # emulator frames between evaluations (game.eval_policy: greedy or sampled)
+    eval_episodes: int = 3  # episodes per evaluation, played at once
     log_interval: float = 10.0  # seconds between training lines in metrics.jsonl and the log
     progress: bool = True  # the live display on a terminal; false: log lines only
     checkpoints_dir: str = "checkpoints"  # each game's best model is published to <checkpoints_dir>/<game>/best.pt
@@ -222,7 +223,7 @@ class TestConfig:
     checkpoint: Optional[str] = None  # the model played; null: <checkpoints_dir>/<game>/best.pt, the best one published
     checkpoints_dir: str = "checkpoints"  # where training published each game's best model
     episodes: int = 3  # episodes to play
-    sample: bool = False  # sample actions from the policy; false: the most likely action (greedy)
+    sample: Optional[bool] = None  # true: sample actions from the policy; false: greedy; null: game.eval_policy
     random: bool = False  # uniformly random actions, no checkpoint: the score a policy must beat
     render: bool = False  # a window where there is a display; without one, an MP4 instead
     record: str = "false"  # a video of each episode: false | true (= mp4) | mp4 | gif | both

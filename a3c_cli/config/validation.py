@@ -95,6 +95,8 @@ def validate_game(game: dict) -> None:
     _require(game["reward_scale"] > 0, f"game.reward_scale={game['reward_scale']}: must be > 0")
     clip = game["reward_clip"]
     _require(clip is None or clip > 0, f"game.reward_clip={clip}: must be > 0, or null for no clipping")
+    _require(game["eval_policy"] in ("greedy", "sample"),
+             f"game.eval_policy={game['eval_policy']}: must be greedy (the most likely action) or sample")
     if game["backend"] in ("retro", "ale"):
         crop = game["crop"]
         _require(

@@ -34,6 +34,11 @@ from a3c_cli.system.errors import UsageError
 
 log = logging.getLogger("a3c")
 
+# How the suite judges an agent (Machado et al. 2018): sticky actions, whole games, no no-op
+# starts; the policy is the game's eval_policy, the one its training evaluations chose the best
+# checkpoint by. Shipped agents play under it.
+PROTOCOL = {"sticky_prob": 0.25, "noop_max": 0, "max_steps_without_reward": None}
+
 
 def check_game(game: dict) -> None:
     """Check a game config against what is installed, before any process starts."""

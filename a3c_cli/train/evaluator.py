@@ -1,6 +1,6 @@
-"""The evaluator process: on each request, snapshot the shared weights, play greedy episodes with
-them (all at once, each in an emulator process of its own), report the returns, and save those
-weights as latest.pt (and best.pt when they beat the run's best). The best of each game is also
+"""The evaluator process: on each request, snapshot the shared weights, play episodes with them
+(greedy, or sampled from the policy: game.eval_policy; all at once, each in an emulator process of
+its own), report the returns, and save those weights as latest.pt (and best.pt when they beat the run's best). The best of each game is also
 published to <checkpoints_dir>/<game>/best.pt.
 """
 
@@ -11,9 +11,11 @@ import logging
 import sys
 from pathlib import Path
 
+import torch
+
 from a3c_cli.agent.counters import Counters
 from a3c_cli.agent.entropy import EntropyWeight
-from a3c_cli.agent.episodes import play_greedy_episodes
+from a3c_cli.agent.episodes import play_episodes
 from a3c_cli.agent.model import build_model
 from a3c_cli.games.make import make_eval_envs
 from a3c_cli.records.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
@@ -52,10 +54,11 @@ def run_evaluator(cfg: dict, shared_model, optimizer, entropy_weight: EntropyWei
         envs = make_eval_envs(cfg["game"], cfg["model"]["frame_size"], cfg["eval_episodes"])
         model = build_model(cfg)
         envs.reset(seed=cfg["seed"] + 10_000)  # seeds the evaluator's episodes apart from the workers'
+        torch.manual_seed(cfg["seed"] + 10_000)  # and its sampled actions, where game.eval_policy samples
         while (request := requests.get()) is not None:  # blocks until the trainer asks
             model.load_state_dict(shared_model.state_dict())
             at = counters.snapshot()
-            episodes = play_greedy_episodes(envs, model)
+            episodes = play_episodes(envs, model, greedy=cfg["game"]["eval_policy"] == "greedy")
             returns = [e["return"] for e in episodes]
             evaluation = {"frames": at["frames"], "updates": at["updates"], "final": request["final"],
                           "eval_returns": returns, "eval_lengths": [e["length"] for e in episodes],
