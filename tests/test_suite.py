@@ -68,9 +68,12 @@ def test_the_table_puts_the_published_anchors_beside_each_game():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # three suites of two games, each judged three ways
 def test_a_tiny_suite_fills_every_figure_and_goes_on_where_it_stopped(tmp_path):
     suite = tmp_path / "suite"
-    args = ("bench", "learn", "games=Breakout-ALE,Qbert-ALE", "frames=30000", "episodes=2", f"dir={suite}")
+    kept = tmp_path / "kept"  # the repository's benchmarks/results/learn/ stands in here
+    args = ("bench", "learn", "games=Breakout-ALE,Qbert-ALE", "frames=30000", "episodes=2", f"dir={suite}",
+            f"rows={kept}")
     result = a3c(*args, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((suite / "learn.json").read_text())
@@ -78,6 +81,7 @@ def test_a_tiny_suite_fills_every_figure_and_goes_on_where_it_stopped(tmp_path):
     for row in report["rows"]:
         assert row["frames"] >= 30_000 and row["train_episodes"] > 0 and row["train_last100"] is not None
         assert row["greedy_sticky"]["episodes"] == 2 and row["random_sticky"]["episodes"] == 2
+        assert row["sampled_sticky"]["episodes"] == 2 and row["protocol"]["policy"] == "greedy"
         assert row["fps"] > 0 and row["wall_s"] > 0 and row["commit"] and row["machine"]["cores"] >= 1
     assert (suite / "learn.png").stat().st_size > 10_000
     markdown = (suite / "learn.md").read_text()
@@ -85,12 +89,35 @@ def test_a_tiny_suite_fills_every_figure_and_goes_on_where_it_stopped(tmp_path):
 
     # a suite stopped after Breakout was judged: it goes on with Qbert alone, without training it again
     (suite / "Qbert-ALE" / "row.json").unlink()
+    for file in kept.glob("Qbert-ALE-*"):  # (nor kept: else it would be taken from there)
+        file.unlink()
     trained = (suite / "Qbert-ALE" / "metrics.jsonl").read_text()
     again = a3c("bench", "learn", f"dir={suite}", timeout=600)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "2 games (1 done)" in again.stdout and "Breakout-ALE: training" not in again.stdout
     assert (suite / "Qbert-ALE" / "metrics.jsonl").read_text() == trained
     assert len(json.loads((suite / "learn.json").read_text())["rows"]) == 2
+
+    # each finished row was kept; a suite elsewhere (another clone) takes them instead of training
+    assert len(list(kept.glob("*-0.03M-*.json"))) == 2 and len(list(kept.glob("*.metrics.jsonl.gz"))) == 2
+    elsewhere = a3c("bench", "learn", "games=Breakout-ALE,Qbert-ALE", "frames=30000", "episodes=2",
+                    f"dir={tmp_path / 'elsewhere'}", f"rows={kept}", timeout=600)
+    assert elsewhere.returncode == 0, elsewhere.stdout[-3000:] + elsewhere.stderr[-3000:]
+    assert elsewhere.stdout.count("skipped, its row for this config is committed") == 2
+    assert "training to" not in elsewhere.stdout
+    taken = json.loads((tmp_path / "elsewhere" / "learn.json").read_text())["rows"]
+    assert [r["train_last100"] for r in taken] == [r["train_last100"] for r in report["rows"]]
+    assert (tmp_path / "elsewhere" / "learn.png").is_file()
+
+
+def test_a_rows_fingerprint_follows_what_learns_not_how_it_is_shown():
+    from a3c_cli.bench import committed
+
+    base = committed.fingerprint(committed.composed("Breakout-ALE", ["workers=2", "max_frames=1000"]))
+    assert base == committed.fingerprint(committed.composed("Breakout-ALE", ["workers=2", "max_frames=1000",
+                                                                             "progress=false", "log_interval=5"]))
+    for changed in ("optim.lr=1e-4", "game.life_loss_ends_episode=true", "workers=3", "seed=1", "max_frames=2000"):
+        assert committed.fingerprint(committed.composed("Breakout-ALE", ["workers=2", "max_frames=1000", changed])) != base
 
 
 def test_a_shipped_agent_is_the_weights_at_the_budget_with_their_score(tmp_path, monkeypatch):

@@ -10,13 +10,17 @@ default config for a frame budget, then judged as the field reports Atari result
 - frames/s and wall time of the training run, evaluations during it included.
 
     a3c bench learn [games=A,B] [frames=10M] [seed=0] [workers=2] [episodes=10] [dir=PATH]
-                    [parallel=N] [any a3c train override]
+                    [parallel=N] [rows=PATH|none] [any a3c train override]
 
 Every game runs with the same worker count whatever the machine, so the figures compare per
 frame; where there are more cores, `parallel` games run side by side, each on cores of its own.
 Everything lives in one folder (outputs/bench-learn/<time>/ or dir=): a run directory per game,
 learn.json, learn.md and learn.png. Given an existing folder, the suite goes on where it stopped:
 finished games are kept, an interrupted run resumes from its latest checkpoint.
+
+Each finished game's row and gzipped metrics are also kept in rows= (by default the checkout's
+benchmarks/results/learn/, named by game, budget and a fingerprint of the composed config): once
+committed, a suite in any clone skips that game for that config and says so (bench/committed.py).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from a3c_cli.bench import committed
 from a3c_cli.bench.suite_report import ROW, format_row, game_row, write_report
 from a3c_cli.games.make import PROTOCOL
 from a3c_cli.records.files import read_json, write_json
@@ -43,7 +48,8 @@ from a3c_cli.system.errors import RunFailed, UsageError
 SUITE = ["Pong-ALE", "Breakout-ALE", "BeamRider-ALE", "Qbert-ALE", "Seaquest-ALE", "SpaceInvaders-ALE",
          "Airstriker-Genesis", "Pong-Atari2600"]
 EVALUATIONS = 20  # greedy evaluations during each training run (the points of its curve)
-SETTINGS = {"games": ",".join(SUITE), "frames": "10M", "seed": "0", "workers": "2", "episodes": "10", "parallel": None}
+SETTINGS = {"games": ",".join(SUITE), "frames": "10M", "seed": "0", "workers": "2", "episodes": "10", "parallel": None,
+            "rows": "auto"}
 
 def learn_command(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
@@ -106,7 +112,8 @@ def open_suite(given: dict, overrides: list[str]) -> Path:
     if "dir" in given and (Path(given["dir"]) / "suite.json").is_file():
         suite_dir = Path(given["dir"])
         saved = read_json(suite_dir / "suite.json")
-        changed = [f"{k}={v}" for k, v in given.items() if k not in ("dir", "parallel") and saved["settings"][k] != v]
+        changed = [f"{k}={v}" for k, v in given.items()
+                   if k not in ("dir", "parallel", "rows") and saved["settings"].get(k) != v]
         if overrides and overrides != saved["overrides"]:
             changed += overrides
         if changed:
@@ -137,7 +144,9 @@ def run_suite(suite_dir: Path, suite: dict) -> int:
     games = settings["games"].split(",")
     workers = int(settings["workers"])
     core_sets = split_cores(workers, settings["parallel"])
-    todo = [g for g in games if not (suite_dir / g / ROW).is_file()]
+    kept = rows_folder(settings)
+    todo = [g for g in games if not (suite_dir / g / ROW).is_file() and not take_committed(suite_dir, g, settings,
+                                                                                             overrides, kept)]
     print(f"a3c bench learn: {len(games)} games ({len(games) - len(todo)} done), {int(settings['frames']):,} frames "
           f"each, {workers} workers a game, {len(core_sets)} at a time; in {suite_dir}")
     free: queue.SimpleQueue = queue.SimpleQueue()  # the core sets no game is using
@@ -148,7 +157,11 @@ def run_suite(suite_dir: Path, suite: dict) -> int:
     def run(game: str) -> None:
         cores = free.get()
         try:
-            run_game(suite_dir, game, settings, overrides, cores)
+            row = run_game(suite_dir, game, settings, overrides, cores)
+            if kept is not None:
+                cfg = committed.composed(game, train_args(settings, overrides))
+                print(f"{game}: row kept in {committed.keep(kept, suite_dir / game, row, cfg, int(settings['frames']))}"
+                      f" (commit it: a suite in any clone then skips {game})")
         except RunFailed as exc:
             failures[game] = str(exc)
             print(f"{game}: failed: {exc}", file=sys.stderr)
@@ -165,6 +178,29 @@ def run_suite(suite_dir: Path, suite: dict) -> int:
             f"{len(failures)} of {len(games)} games failed ({', '.join(failures)}): their logs are in {suite_dir}"
         )
     return 0
+
+
+def rows_folder(settings: dict) -> Path | None:
+    """Where finished rows are kept and looked for: rows=PATH, none, or by default the checkout's
+    benchmarks/results/learn/."""
+    given = settings.get("rows")
+    if given in (None, "auto"):
+        return committed.default_folder()
+    return None if given == "none" else Path(given)
+
+
+def take_committed(suite_dir: Path, game: str, settings: dict, overrides: list[str], kept: Path | None) -> bool:
+    """Whether a row of this game for this config is committed; if so it becomes this suite's row."""
+    if kept is None:
+        return False
+    print_ = committed.fingerprint(committed.composed(game, train_args(settings, overrides)))
+    path = committed.find(kept, game, int(settings["frames"]), print_)
+    if path is None:
+        return False
+    row = committed.take(path, suite_dir / game, ROW)
+    print(f"{game}: skipped, its row for this config is committed: {path} (commit {row['commit']}, "
+          f"{row['machine'].get('cpu', '?') if row.get('machine') else '?'})")
+    return True
 
 
 def run_side_by_side(run, games: list[str], at_once: int) -> bool:
@@ -228,12 +264,18 @@ def protocol_overrides() -> list[str]:
     return [f"game.{key}={'null' if value is None else value}" for key, value in PROTOCOL.items()]
 
 
+def train_args(settings: dict, overrides: list[str]) -> list[str]:
+    """What `a3c train` of a suite's game is given beside game=, where it writes and resume=."""
+    frames = int(settings["frames"])
+    return [f"workers={settings['workers']}", f"seed={settings['seed']}", f"max_frames={frames}",
+            "max_minutes=null", f"eval_interval={max(1, frames // EVALUATIONS)}", "progress=false", *overrides]
+
+
 def train_game(suite_dir: Path, game: str, settings: dict, overrides: list[str], cores: set[int] | None) -> None:
     """`a3c train` of one game to the budget, going on from its checkpoint where it has one."""
     run_dir, frames = suite_dir / game, int(settings["frames"])
-    args = [f"game={game}", f"workers={settings['workers']}", f"seed={settings['seed']}", f"max_frames={frames}",
-            "max_minutes=null", f"eval_interval={max(1, frames // EVALUATIONS)}", "progress=false",
-            f"checkpoints_dir={suite_dir / 'published'}", f"hydra.run.dir={run_dir}", *overrides]
+    args = [f"game={game}", *train_args(settings, overrides), f"checkpoints_dir={suite_dir / 'published'}",
+            f"hydra.run.dir={run_dir}"]
     going_on = latest_checkpoint(run_dir).is_file()
     if going_on:
         args.append(f"resume={run_dir}")

@@ -184,9 +184,15 @@ def write_report(suite_dir: Path, games: list[str], settings: dict) -> None:
     if rows:
         from a3c_cli.records.plot import plot_suite
 
-        plot_suite([suite_dir / r["game"] for r in rows], rows, [game_anchors(r["game"], frames) for r in rows],
-                   suite_dir / "learn.png")
+        plot_suite([records_of(suite_dir / r["game"]) for r in rows], rows,
+                   [game_anchors(r["game"], frames) for r in rows], suite_dir / "learn.png")
     print(f"written: {suite_dir / 'learn.json'}, learn.md, learn.png")
+
+
+def records_of(run_dir: Path) -> Path:
+    """A game's run directory, or the gzipped records of a row taken from the committed ones."""
+    kept = run_dir / "metrics.jsonl.gz"
+    return kept if kept.is_file() and not (run_dir / "metrics.jsonl").is_file() else run_dir
 
 
 def markdown(report: dict) -> str:
