@@ -24,7 +24,8 @@ class FrameByFrame:
     def __init__(self, game: dict, seed: int):
         register_ale()
         self.game = game
-        self.env = gym.make(game["id"], frameskip=1, repeat_action_probability=0.0, full_action_space=False)
+        self.env = gym.make(game["id"], frameskip=1, repeat_action_probability=0.0, full_action_space=False,
+                            obs_type="grayscale")
         meanings = self.env.unwrapped.get_action_meanings()
         self.actions = [meanings.index(names[0]) for names in game["actions"]]
         self.serve = self.actions[game["actions"].index(game["serve"])] if game["serve"] else None
@@ -128,3 +129,17 @@ def test_a_game_without_reward_for_too_long_is_cut_and_starts_again():
     assert truncated.all() and not terminated.any()
     assert (info["final_info"]["episode"]["l"] == 30).all() and (info["final_info"]["episode"]["r"] == 0).all()
     assert np.array_equal(obs, first)  # a new game
+
+
+def test_ales_grayscale_is_opencvs_of_the_rgb_screen():
+    """Frames come from ALE in grayscale: the same pixels the RGB screen gave through OpenCV, so
+    weights trained on either play the other."""
+    register_ale()
+    rgb = gym.make("ALE/SpaceInvaders-v5", frameskip=1, repeat_action_probability=0.0)
+    gray = gym.make("ALE/SpaceInvaders-v5", frameskip=1, repeat_action_probability=0.0, obs_type="grayscale")
+    screens = [rgb.reset(seed=0)[0]], [gray.reset(seed=0)[0]]
+    for action in np.random.default_rng(0).integers(6, size=100):
+        screens[0].append(rgb.step(action)[0])
+        screens[1].append(gray.step(action)[0])
+    crop = [0, 0, 0, 0]
+    assert all(np.array_equal(gray_crop_resize(a, 84, crop), gray_crop_resize(b, 84, crop)) for a, b in zip(*screens))

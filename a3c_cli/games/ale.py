@@ -20,7 +20,9 @@ from ale_py.vector_env import AtariVectorEnv
 from a3c_cli.games.wrappers import check_crop, gray_crop_resize
 from a3c_cli.system.errors import UsageError
 
-SCREEN = (210, 160)  # every Atari game's frame: taken whole, cropped and resized here as for one game
+# Every Atari game's frame, in ALE's grayscale (the same values as OpenCV's of the RGB screen, and a
+# third of the bytes): taken whole from ale-py, then cropped and resized here as for one game.
+SCREEN = (210, 160)
 
 
 def register_ale() -> None:
@@ -39,7 +41,7 @@ class AleGames(gym.vector.VectorEnv):
         self.game, self.frame_size, self.num_envs = game, frame_size, count
         self.ale = AtariVectorEnv(
             gym.spec(game["id"]).kwargs["game"], count, num_threads=1,
-            img_height=SCREEN[0], img_width=SCREEN[1], grayscale=False, stack_num=1,
+            img_height=SCREEN[0], img_width=SCREEN[1], grayscale=True, stack_num=1,
             frameskip=game["frame_skip"], maxpool=game["max_pool"], repeat_action_probability=game["sticky_prob"],
             max_num_frames_per_episode=game["max_episode_steps"] * game["frame_skip"],
             noop_max=0, use_fire_reset=False, episodic_life=False, life_loss_info=True, reward_clipping=False,

@@ -143,9 +143,9 @@ def ale_env(game: dict, render_mode: str | None, noop_max: int) -> gym.Env:
     AtariVectorEnv takes it); without, ALE's own skip, which keeps the last frame."""
     register_ale()
     max_pool = game["max_pool"] and game["frame_skip"] > 1
-    env = gym.make(game["id"], frameskip=1 if max_pool else game["frame_skip"],
+    env = gym.make(game["id"], frameskip=1 if max_pool else game["frame_skip"], obs_type="grayscale",
                    repeat_action_probability=game["sticky_prob"], full_action_space=False,
-                   render_mode=render_mode).unwrapped
+                   render_mode=render_mode).unwrapped  # ALE's grayscale, as the workers' AtariVectorEnv
     meanings = env.get_action_meanings()
     if max_pool:
         env = MaxAndSkipObservation(env, game["frame_skip"])

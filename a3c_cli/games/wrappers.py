@@ -238,11 +238,12 @@ def check_crop(crop: list[int], height: int, width: int) -> None:
 
 
 def gray_crop_resize(frame: np.ndarray, size: int, crop: list[int]) -> np.ndarray:
-    """RGB frame -> cropped, grayscale, size x size uint8 image with a channel axis: (1, size, size),
-    in one OpenCV pass: the one observation of every screen game, one or many at a time."""
+    """An RGB (or already grayscale: ALE's) frame -> cropped, grayscale, size x size uint8 image
+    with a channel axis: (1, size, size), in OpenCV: the one observation of every screen game."""
     top, bottom, left, right = crop
     height, width = frame.shape[:2]
-    gray = cv2.cvtColor(frame[top : height - bottom, left : width - right], cv2.COLOR_RGB2GRAY)
+    frame = frame[top : height - bottom, left : width - right]
+    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
     return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)[None]
 
 
