@@ -20,9 +20,9 @@ import torch
 from torch.nn import functional as F
 
 from a3c_cli.agent.counters import Counters
-from a3c_cli.agent.entropy import EntropyWeight
 from a3c_cli.agent.model import ActorCritic, State, build_model
 from a3c_cli.agent.optim import build_optimizer
+from a3c_cli.agent.shared import SharedAgent
 from a3c_cli.games.make import make_vector_env
 from a3c_cli.system.child import become_child, report_error
 from a3c_cli.system.processes import pin_to_core
@@ -202,19 +202,10 @@ class Actor:
             self.finished_episodes.append({"return": float(episode["r"][i]), "length": int(episode["l"][i])})
 
 
-def run_worker(
-    rank: int,
-    seed: int,
-    cfg: dict,
-    shared_model,
-    optimizer,
-    entropy_weight: EntropyWeight,
-    counters: Counters,
-    events,
-    stop,
-) -> None:
-    """A worker process: its environments, one local model, updates until `stop` is set (or the
-    trainer is gone: become_child). `optimizer` is the shared one, or None for private statistics."""
+def run_worker(rank: int, seed: int, cfg: dict, agent: SharedAgent, counters: Counters, events, stop) -> None:
+    """A worker process: its environments, one local model, updates of the shared agent until
+    `stop` is set (or the trainer is gone: become_child). Without a shared optimizer
+    (optim.shared=false) the worker makes one of its own, with private statistics."""
     become_child(f"a3c-worker-{rank}")
     # Workers and their emulator processes yield the cores to the evaluator: with 8 emulator
     # processes a worker, an evaluator of equal priority got a twentieth of the machine and one
@@ -226,17 +217,18 @@ def run_worker(
         envs = make_vector_env(cfg["game"], cfg["model"]["frame_size"], cfg["envs_per_worker"])
         torch.manual_seed(seed)
         model = build_model(cfg)
+        optimizer = agent.optimizer
         if optimizer is None:
-            optimizer = build_optimizer(cfg["optim"], shared_model.parameters())
+            optimizer = build_optimizer(cfg["optim"], agent.model.parameters())
         actor = Actor(envs, model, cfg["rollout_steps"], seed)
         frames_per_update = cfg["rollout_steps"] * cfg["envs_per_worker"] * cfg["game"]["frame_skip"]
         while not stop.is_set():
-            model.load_state_dict(shared_model.state_dict())
+            model.load_state_dict(agent.model.state_dict())
             rollout = actor.rollout()
-            stats = learn(model, shared_model, optimizer, rollout, cfg, entropy_weight.value)
+            stats = learn(model, agent.model, optimizer, rollout, cfg, agent.entropy_weight.value)
             counters.add(rank, frames_per_update, 1, len(actor.finished_episodes), int(stats["skipped"]))
             if not stats["skipped"]:  # the training lines show their means (a policy's entropy, ...)
-                entropy_weight.adapt(stats["entropy"])
+                agent.entropy_weight.adapt(stats["entropy"])
                 events.put({"kind": "learning", **{name: stats[name] for name in LEARNING_STATS}})
             for episode in actor.finished_episodes:
                 events.put({"kind": "episode", "worker": rank, **episode})

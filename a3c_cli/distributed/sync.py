@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 
 from a3c_cli.agent.counters import NAMES, Counters
+from a3c_cli.agent.shared import SharedAgent
 from a3c_cli.system.errors import UsageError
 
 log = logging.getLogger("a3c")
@@ -59,16 +60,16 @@ def state_tensors(model, optimizer) -> list[torch.Tensor]:
     return tensors
 
 
-def share_start(model, optimizer, entropy_weight, resumed: dict | None) -> dict | None:
+def share_start(agent: SharedAgent, resumed: dict | None) -> dict | None:
     """Every rank starts from rank 0's weights and optimizer statistics, fresh or resumed, and from
     its counters, clock and best evaluation; returns those (None on a fresh run)."""
-    for tensor in state_tensors(model, optimizer):
+    for tensor in state_tensors(agent.model, agent.optimizer):
         dist.broadcast(tensor, src=0)
     keys = ("counters", "time", "evaluation", "best_return", "entropy_coef")
     sent = [{k: resumed.get(k) for k in keys} if resumed else None]
     dist.broadcast_object_list(sent, src=0)
-    if sent[0] is not None and sent[0]["entropy_coef"] is not None and entropy_weight.target_nats is not None:
-        entropy_weight.set(sent[0]["entropy_coef"])  # an adapted weight goes on from where it was
+    if sent[0] is not None and sent[0]["entropy_coef"] is not None and agent.entropy_weight.target_nats is not None:
+        agent.entropy_weight.set(sent[0]["entropy_coef"])  # an adapted weight goes on from where it was
     return resumed if dist.get_rank() == 0 else sent[0]
 
 

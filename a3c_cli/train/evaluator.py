@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 
 from a3c_cli.agent.counters import Counters
-from a3c_cli.agent.entropy import EntropyWeight
 from a3c_cli.agent.episodes import play_episodes
 from a3c_cli.agent.model import build_model
+from a3c_cli.agent.shared import SharedAgent
 from a3c_cli.games.make import make_eval_envs
 from a3c_cli.records.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.records.metrics import is_better, summarize
@@ -43,8 +43,8 @@ def publish_best(checkpoint: dict, path: Path) -> bool:
         return True
 
 
-def run_evaluator(cfg: dict, shared_model, optimizer, entropy_weight: EntropyWeight, counters: Counters, requests,
-                  events, run_dir: str, best: float | None) -> None:
+def run_evaluator(cfg: dict, agent: SharedAgent, counters: Counters, requests, events, run_dir: str,
+                  best: float | None) -> None:
     """The evaluator process. `best` is the run's best mean return so far (a restarted evaluator
     must not take its first result for a new best)."""
     become_child("a3c-evaluator")
@@ -56,7 +56,7 @@ def run_evaluator(cfg: dict, shared_model, optimizer, entropy_weight: EntropyWei
         envs.reset(seed=cfg["seed"] + 10_000)  # seeds the evaluator's episodes apart from the workers'
         torch.manual_seed(cfg["seed"] + 10_000)  # and its sampled actions, where game.eval_policy samples
         while (request := requests.get()) is not None:  # blocks until the trainer asks
-            model.load_state_dict(shared_model.state_dict())
+            model.load_state_dict(agent.model.state_dict())
             at = counters.snapshot()
             episodes = play_episodes(envs, model, greedy=cfg["game"]["eval_policy"] == "greedy")
             returns = [e["return"] for e in episodes]
@@ -67,7 +67,7 @@ def run_evaluator(cfg: dict, shared_model, optimizer, entropy_weight: EntropyWei
             improved = is_better(evaluation["eval_return"]["mean"], best)
             if improved:
                 best = evaluation["eval_return"]["mean"]
-            checkpoint = make_checkpoint(model, optimizer, at, cfg, evaluation, best, entropy_weight.value)
+            checkpoint = make_checkpoint(model, agent.optimizer, at, cfg, evaluation, best, agent.entropy_weight.value)
             save_checkpoint(checkpoint, latest_checkpoint(run_dir))
             if improved:
                 save_checkpoint(checkpoint, best_checkpoint(run_dir))

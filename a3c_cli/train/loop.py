@@ -17,7 +17,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from a3c_cli.agent.entropy import EntropyWeight
+from a3c_cli.agent.shared import SharedAgent
 from a3c_cli.distributed.sync import Link, RankLost
 from a3c_cli.records.checkpoint import make_checkpoint, save_checkpoint
 from a3c_cli.records.metrics import RunRecords
@@ -61,17 +61,16 @@ class EvaluationSchedule:
 
 
 class Training:
-    def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer, entropy_weight: EntropyWeight,
-                 resumed: dict | None = None, link: Link | None = None):
-        """`link`: this rank's side of a distributed run's syncs; rank 0 alone evaluates and keeps
-        the records, the others send it their episodes."""
-        self.cfg, self.run_dir, self.link = cfg, run_dir, link
+    def __init__(self, cfg: dict, run_dir: Path, agent: SharedAgent, resumed: dict | None = None,
+                 link: Link | None = None):
+        """`agent`: the shared model, optimizer and entropy weight; `link`: this rank's side of a
+        distributed run's syncs; rank 0 alone evaluates and keeps the records, the others send it
+        their episodes."""
+        self.cfg, self.run_dir, self.agent, self.link = cfg, run_dir, agent, link
         self.keeps_records = link is None or link.rank == 0
-        self.shared_model, self.optimizer, self.entropy_weight = shared_model, optimizer, entropy_weight
         self.started = time.monotonic() - (resumed["time"] if resumed else 0.0)  # times go on after a resume
-        self.processes = Supervisor(cfg, run_dir, shared_model, optimizer, entropy_weight,
-                                    start=resumed["counters"] if resumed else None, best=lambda: self.stats.best,
-                                    evaluates=self.keeps_records)
+        self.processes = Supervisor(cfg, run_dir, agent, start=resumed["counters"] if resumed else None,
+                                    best=lambda: self.stats.best, evaluates=self.keeps_records)
         self.counters = self.processes.counters
         records = RunRecords(run_dir) if self.keeps_records else None
         self.stats = RunStats(cfg, run_dir, records, self.counters.snapshot(), resumed, self.elapsed())
@@ -195,13 +194,13 @@ class Training:
 
     def save_latest(self) -> None:
         checkpoint = make_checkpoint(
-            self.shared_model,
-            self.optimizer,
+            self.agent.model,
+            self.agent.optimizer,
             self.counters.snapshot(),
             self.cfg,
             self.stats.last_eval,
             self.stats.best,
-            self.entropy_weight.value,
+            self.agent.entropy_weight.value,
         )
         save_checkpoint(checkpoint, latest_checkpoint(self.run_dir))
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from a3c_cli.agent.counters import Counters
-from a3c_cli.agent.entropy import EntropyWeight
+from a3c_cli.agent.shared import SharedAgent
 from a3c_cli.agent.worker import run_worker
 from a3c_cli.records.metrics import FILE_ONLY
 from a3c_cli.train.evaluator import run_evaluator
@@ -27,13 +27,13 @@ DEATH_WINDOW_S = 60.0
 
 
 class Supervisor:
-    def __init__(self, cfg: dict, run_dir: Path, shared_model, optimizer, entropy_weight: EntropyWeight,
-                 start: dict | None, best: Callable[[], float | None], evaluates: bool = True):
-        """`start`: the counters a resumed run starts from; `best`: the run's best evaluation so
-        far, which a restarted evaluator must not mistake its first result for a new best over;
-        `evaluates`: whether this trainer has an evaluator (in a distributed run, rank 0 alone)."""
-        self.cfg, self.run_dir, self.best, self.evaluates = cfg, run_dir, best, evaluates
-        self.shared_model, self.optimizer, self.entropy_weight = shared_model, optimizer, entropy_weight
+    def __init__(self, cfg: dict, run_dir: Path, agent: SharedAgent, start: dict | None,
+                 best: Callable[[], float | None], evaluates: bool = True):
+        """`agent`: what the workers and the evaluator share; `start`: the counters a resumed run
+        starts from; `best`: the run's best evaluation so far, which a restarted evaluator must not
+        mistake its first result for a new best over; `evaluates`: whether this trainer has an
+        evaluator (in a distributed run, rank 0 alone)."""
+        self.cfg, self.run_dir, self.agent, self.best, self.evaluates = cfg, run_dir, agent, best, evaluates
         self.ctx = child_context()
         self.counters = Counters(self.ctx, slots=cfg["workers"], start=start)
         self.events = self.ctx.Queue()
@@ -55,8 +55,8 @@ class Supervisor:
         self.eval_requests = self.ctx.Queue()
         self.evaluator = self.ctx.Process(  # not a daemon: it starts emulator processes of its own
             target=run_evaluator, name="a3c-evaluator", daemon=False,
-            args=(self.cfg, self.shared_model, self.optimizer, self.entropy_weight, self.counters, self.eval_requests,
-                  self.events, str(self.run_dir), self.best()))
+            args=(self.cfg, self.agent, self.counters, self.eval_requests, self.events, str(self.run_dir),
+                  self.best()))
         self.evaluator.start()
         log.info("evaluator started (pid %d)", self.evaluator.pid)
 
@@ -65,8 +65,7 @@ class Supervisor:
         seed = self.cfg["seed"] + rank + self.counters.snapshot()["updates"]
         worker = self.ctx.Process(  # not a daemon: it may start emulator processes of its own
             target=run_worker, name=f"a3c-worker-{rank}", daemon=False,
-            args=(rank, seed, self.cfg, self.shared_model, self.optimizer, self.entropy_weight, self.counters,
-                  self.events, self.stop))
+            args=(rank, seed, self.cfg, self.agent, self.counters, self.events, self.stop))
         worker.start()
         self.workers[rank] = worker
         log.info("worker %d started (pid %d)", rank, worker.pid)

@@ -1,5 +1,5 @@
-"""`a3c train`: build the shared model and optimizer (from a checkpoint when resuming), join the
-other ranks of a distributed run, and hand them to the training loop (loop.py).
+"""`a3c train`: build the shared agent (from a checkpoint when resuming), join the other ranks of
+a distributed run, and hand it to the training loop (loop.py).
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from a3c_cli.agent.entropy import EntropyWeight
-from a3c_cli.agent.model import build_model
-from a3c_cli.agent.optim import build_optimizer
+from a3c_cli.agent.shared import SharedAgent
 from a3c_cli.config.schema import available_cpus
 from a3c_cli.distributed.sync import Link, join, share_start
 from a3c_cli.games.make import prepare_game
@@ -54,12 +52,12 @@ def train_rank(cfg: dict, run_dir: Path, rank: int, store) -> float:
                     cfg["workers"], cpus)
 
     torch.manual_seed(cfg["seed"])
-    shared_model = build_model(cfg).share_memory()
-    optimizer = build_optimizer(cfg["optim"], shared_model.parameters()) if cfg["optim"]["shared"] else None
-    entropy_weight = EntropyWeight(cfg["entropy_coef"], cfg["entropy_target"], len(cfg["game"]["actions"]))
-    resumed = resume_from(cfg, run_dir, shared_model, optimizer, entropy_weight) if cfg["resume"] is not None else None
+    agent = SharedAgent.build(cfg)
+    resumed = None
+    if cfg["resume"] is not None:
+        resumed = resume_from(cfg, run_dir, agent.model, agent.optimizer, agent.entropy_weight)
     link = None
     if store is not None:
-        resumed = share_start(shared_model, optimizer, entropy_weight, resumed)
-        link = Link(cfg, shared_model, store, resumed["counters"] if resumed else None)
-    return Training(cfg, run_dir, shared_model, optimizer, entropy_weight, resumed, link).run()
+        resumed = share_start(agent, resumed)
+        link = Link(cfg, agent.model, store, resumed["counters"] if resumed else None)
+    return Training(cfg, run_dir, agent, resumed, link).run()
