@@ -3,6 +3,7 @@ a3c_cli/config/schema.py; docs/configuration.md is generated from them (and conf
 
 import dataclasses
 import difflib
+import re
 
 import pytest
 from conftest import config
@@ -122,3 +123,56 @@ def test_the_test_config_composes_as_before():
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = OmegaConf.to_container(compose("test"), resolve=True)
     assert list(cfg)[0] == "game" and typed(cfg) == typed(TEST)
+
+
+# -- the hand-written key tables of the other pages --------------------------------------------------------------
+
+DOCS = DOC.parent
+
+
+def table_keys(text: str, heading: str) -> list[str]:
+    """The keys of the first table under a Markdown heading: every `name` in its rows' first cell."""
+    after = re.split(rf"^{re.escape(heading)}$", text, maxsplit=1, flags=re.M)
+    section = re.split(r"^#+ ", after[-1], maxsplit=1, flags=re.M)[0] if len(after) == 2 else ""
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]  # after the head and its rule
+    return [key for row in rows for key in re.findall(r"`([^`]+)`", row.split("|")[1])]
+
+
+def table_errors(listed: list[str], documented: set[str], prefix: str = "") -> list[str]:
+    """What a table gets wrong against the keys it documents: keys it lists that do not exist, keys it leaves out."""
+    names = [k.removeprefix(prefix) for k in listed]
+    unknown = [f"`{prefix}{k}` is listed but is no key" for k in names if k not in documented]
+    missing = [f"`{prefix}{k}` is missing" for k in sorted(documented - set(names))]
+    return unknown + missing
+
+
+def bench_learn_keys() -> set[str]:
+    from a3c_cli.bench.suite import SETTINGS  # `a3c bench learn`'s settings, and dir=, the suite's folder
+
+    return set(SETTINGS) | {"dir"}
+
+
+def keys_of(cls: type):
+    return lambda: {f.name for f in dataclasses.fields(cls)}
+
+
+KEY_TABLES = [  # (page, the heading above its table, the keys it documents, their prefix in the table)
+    ("playing.md", "# Playing a trained agent: `a3c test`", keys_of(schema.TestConfig), ""),
+    ("distributed.md", "## Settings", keys_of(schema.DistributedConfig), "distributed."),
+    ("benchmarking.md", "## Learning: `a3c bench learn`", bench_learn_keys, ""),
+]
+
+
+@pytest.mark.parametrize("page, heading, keys, prefix", KEY_TABLES, ids=[t[0] for t in KEY_TABLES])
+def test_a_hand_written_key_table_lists_every_key_and_no_other(page, heading, keys, prefix):
+    listed = table_keys((DOCS / page).read_text(encoding="utf-8"), heading)
+    assert listed, f"docs/{page}: no key table under {heading!r}"
+    errors = table_errors(listed, keys(), prefix)
+    assert not errors, f"docs/{page}, the table under {heading!r}: " + "; ".join(errors)
+
+
+def test_the_key_table_check_finds_a_wrong_and_a_missing_key():
+    text = "# Page\n\n| key | meaning |\n|---|---|\n| `a`, `b` | two |\n| `typo` | gone |\n\n## Next\n\n| `c` | x |\n"
+    assert table_keys(text, "# Page") == ["a", "b", "typo"]
+    assert table_errors(["x.a", "x.typo"], {"a", "b"}, "x.") == ["`x.typo` is listed but is no key", "`x.b` is missing"]
+
