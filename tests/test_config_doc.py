@@ -4,6 +4,7 @@ a3c_cli/config/schema.py; docs/configuration.md is generated from them (and conf
 import dataclasses
 import difflib
 import re
+from pathlib import Path
 
 import pytest
 from conftest import config
@@ -176,3 +177,8 @@ def test_the_key_table_check_finds_a_wrong_and_a_missing_key():
     assert table_keys(text, "# Page") == ["a", "b", "typo"]
     assert table_errors(["x.a", "x.typo"], {"a", "b"}, "x.") == ["`x.typo` is listed but is no key", "`x.b` is missing"]
 
+
+def test_the_tests_page_gives_every_test_file_one_line():
+    """docs/tests.md lists the files, one line each (`- `test_x.py`: what it checks`), in order, and no other."""
+    listed = re.findall(r"^- `(test_\w+\.py)`:", (DOCS / "tests.md").read_text(encoding="utf-8"), flags=re.M)
+    assert listed == sorted(p.name for p in Path(__file__).parent.glob("test_*.py"))
