@@ -1,10 +1,14 @@
-"""The training loop of one run (or of one rank of a distributed run): start the processes, watch
-them until a limit is reached, and stop cleanly (limit reached, Ctrl-C, SIGTERM or a failure).
+"""A run's life in one place: Training.run, read top to bottom, writes the run's first record,
+sets the signals that stop it, starts the processes, watches them until there is a reason to stop,
+stops them cleanly, writes the last records and returns the outcome (or raises it).
 
-The parts: the Supervisor starts, replaces and stops the processes; RunStats keeps what their
-events say and writes the run's records; a distributed run's Link syncs the ranks; Training,
-below, ties them to the limits, the evaluation schedule and the display. The main process holds
-no emulator (stable-retro allows one per process).
+Why the run stops is kept here alone: a limit (max_frames, max_minutes); a failure (a process
+that died too often, an error no restart mends, divergence, records that cannot be written, a
+rank lost); a signal (Ctrl-C, SIGTERM); or, in a distributed run, the reason every rank agreed on
+at a sync. The parts it calls: the Supervisor starts, replaces and stops the processes and says
+what happened to them; RunStats keeps what their events say and writes the run's records; a
+distributed run's Link syncs the ranks. The main process holds no emulator (stable-retro allows
+one per process).
 """
 
 from __future__ import annotations
@@ -70,61 +74,81 @@ class Training:
         self.keeps_records = link is None or link.rank == 0
         self.started = time.monotonic() - (resumed["time"] if resumed else 0.0)  # times go on after a resume
         self.processes = Supervisor(cfg, run_dir, agent, start=resumed["counters"] if resumed else None,
-                                    best=lambda: self.stats.best, evaluates=self.keeps_records)
+                                    evaluates=self.keeps_records)
         self.counters = self.processes.counters
         records = RunRecords(run_dir) if self.keeps_records else None
         self.stats = RunStats(cfg, run_dir, records, self.counters.snapshot(), resumed, self.elapsed())
         self.outbox: list[dict] = []  # a rank's events for rank 0, sent at the next sync
-        self.signal_received: int | None = None
+        # Why the run stops (with the reason run() returns), kept here alone:
+        self.failure: str | None = None  # why the run cannot go on: the first cause found
+        self.usage_error: str | None = None  # a failure caused by the config, not by the code
+        self.signal_received: int | None = None  # the first Ctrl-C or SIGTERM (or SIGTERM: another rank's)
         self.view = Snapshot(title=f"a3c train {cfg['game']['name']} - {cfg['workers']} workers",
                              max_frames=cfg["max_frames"], max_minutes=cfg["max_minutes"])
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    def handle(self, event: dict) -> None:
+    # -- the run's life -------------------------------------------------------------------------
+
+    def run(self) -> float:
+        """The run from start to stop. Whatever happens, the processes end and the last records
+        and checkpoint are written. Returns the best evaluation return (what sweepers maximise);
+        raises UsageError, RunFailed or Interrupted for a run that did not reach its limit."""
+        cfg = self.cfg
+        log.info("run directory: %s", self.run_dir.resolve())
+        log.info("%s; %s", describe_run(cfg, self.link.world_size if self.link else 1), limits_text(cfg))
         if self.keeps_records:
-            self.stats.handle(event, self.elapsed())
-        else:
-            self.outbox.append(event)
+            self.stats.records.run(self.elapsed(), self.counters.snapshot(), cfg)
+        previous_handlers = self.catch_signals()
+        reason, final_evaluated = "interrupted", False
+        try:
+            with Display(self.view, enabled=cfg["progress"] and sys.stdout.isatty()):
+                # 1. start the processes and watch them until there is a reason to stop
+                try:
+                    self.processes.start(best=self.stats.best)
+                    reason = self.watch()
+                except OSError as exc:  # the run's records could not be written: a full disk
+                    reason, self.failure = "failed", f"cannot write the run's records: {os_error_text(exc)}"
+                except KeyboardInterrupt:
+                    signame = signal.Signals(self.signal_received or signal.SIGINT).name
+                    log.warning("%s: stopping the workers and saving a checkpoint (Ctrl-C again to skip the wait)",
+                                signame)
+                # 2. a clean stop: the workers, the final evaluation at a limit, the evaluator
+                try:
+                    final_evaluated = self.stop_processes(reason)
+                except KeyboardInterrupt:
+                    log.warning("interrupted again: killing the workers")
+                    reason = "interrupted"
+                except OSError as exc:  # the records of the last moments could not be written
+                    log.warning("could not write while stopping: %s", exc)
+                # 3. the last records: the episodes not yet written, latest.pt where no final
+                # evaluation saved it. They take a moment: a third signal must not cut them.
+                if previous_handlers:
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                self.processes.kill_all()
+                self.best_effort(self.write_train_line)
+                if not final_evaluated and self.keeps_records:
+                    self.best_effort(self.save_latest)
+                self.update_view(self.view.fps, reason)
+        finally:
+            self.processes.kill_all()
+            if self.keeps_records:
+                self.best_effort(self.stats.records.close)
+            for signum, handler in previous_handlers.items():
+                signal.signal(signum, handler)
+        self.log_summary(reason)
+        return self.outcome(reason)
 
-    def read_events(self, timeout: float) -> None:
-        self.processes.read_events(timeout, self.handle)
-
-    def request_evaluation(self, final: bool) -> None:
-        self.stats.eval_pending = True
-        self.processes.request_evaluation(final)
-
-    def write_train_line(self) -> None:
-        if not self.keeps_records:
-            return
-        sync = self.link.traffic() if self.link is not None else None
-        diverged = self.stats.write_train_line(self.counters.snapshot(), self.elapsed(), sync)
-        if diverged is not None and self.processes.failure is None:
-            self.processes.failure = diverged
-
-    def update_view(self, fps: float, status: str) -> None:
-        c = self.counters.snapshot()
-        v, stats = self.view, self.stats
-        v.frames, v.updates, v.episodes, v.fps, v.elapsed, v.status = (c["frames"], c["updates"], c["episodes"], fps,
-                                                                       self.elapsed(), status)
-        remaining = []
-        if fps > 0 and self.cfg["max_frames"] is not None:
-            remaining.append((self.cfg["max_frames"] - c["frames"]) / fps)
-        if self.cfg["max_minutes"] is not None:
-            remaining.append(self.cfg["max_minutes"] * 60 - self.elapsed())
-        v.eta = max(0.0, min(remaining)) if remaining else None
-        v.recent_return = sum(stats.recent) / len(stats.recent) if stats.recent else None
-        v.last_eval = stats.last_eval["eval_return"]["mean"] if stats.last_eval else None
-        v.best_eval = stats.best
-
-    def supervise(self) -> str:
-        """Watch the run until a limit is reached or a process fails; return why it stopped."""
+    def watch(self) -> str:
+        """Watch the run until there is a reason to stop, and return it: a limit, a failure, a
+        signal, or the reason another rank voted for."""
         cfg, processes = self.cfg, self.processes
         fps_window = deque([(self.elapsed(), self.counters.frames)], maxlen=20)  # ~5 s of (time, frames): the display
         schedule = EvaluationSchedule(cfg["eval_interval"], self.counters.frames)
         while True:
-            self.read_events(timeout=0.25)
+            processes.read_events(0.25, self.handle)
             frames = self.counters.frames
             fps_window.append((self.elapsed(), frames))
             fps = (fps_window[-1][1] - fps_window[0][1]) / max(fps_window[-1][0] - fps_window[0][0], 1e-9)
@@ -133,20 +157,20 @@ class Training:
                 self.stats.note_first_update(self.counters.snapshot(), self.elapsed())
             if self.elapsed() - self.stats.line_time >= cfg["log_interval"]:
                 self.write_train_line()
-            reason = self.local_reason(frames)
+            reason = self.vote(frames)
             if self.link is not None and (reason is not None or self.link.due()):
-                reason = self.sync(reason)
+                reason = self.agree(reason)
             if reason is not None:
                 return reason
-            if self.keeps_records and schedule.due(frames) and not self.stats.eval_pending:
-                self.request_evaluation(final=False)
+            if self.keeps_records and schedule.due(frames) and processes.can_evaluate():
+                processes.request_evaluation(final=False)
 
-    def local_reason(self, frames: int) -> str | None:
-        """Why this trainer would stop now (in a distributed run: its vote at the next sync)."""
+    def vote(self, frames: int) -> str | None:
+        """Why this rank would stop now (None: go on); in a distributed run, its vote at the next sync."""
         cfg = self.cfg
         if self.signal_received is not None:  # set here only in a distributed run: elsewhere a signal raises
             return "interrupted"
-        if self.processes.failure is not None or not self.processes.replace_dead(self.handle):
+        if self.failure is not None or not self.replace_dead():
             return "failed"
         if cfg["max_frames"] is not None and frames >= cfg["max_frames"]:
             return "max_frames"
@@ -154,21 +178,23 @@ class Training:
             return "max_minutes"
         return None
 
-    def sync(self, vote: str | None) -> str | None:
+    def agree(self, vote: str | None) -> str | None:
         """A distributed run's sync; returns the reason every rank stops for now, None to go on."""
         try:
             agreed, events = self.link.exchange(self.counters, vote, self.outbox)
         except RankLost as exc:
-            self.processes.failure = str(exc)
+            self.failure = str(exc)
             return "failed"
         self.outbox = []
         for event in events:
             self.stats.handle(event, self.elapsed())
-        if agreed is not None and agreed.reason == "failed" and self.processes.failure is None:
-            self.processes.failure = f"rank {agreed.rank} failed: see its log"
-        if agreed is not None and agreed.reason == "interrupted" and self.signal_received is None:
+        if agreed is None:
+            return None
+        if agreed.reason == "failed" and agreed.rank != self.link.rank:
+            self.fail(f"rank {agreed.rank} failed: see its log")
+        if agreed.reason == "interrupted" and self.signal_received is None:
             self.signal_received = signal.SIGTERM
-        return agreed.reason if agreed is not None else None
+        return agreed.reason
 
     def stop_processes(self, reason: str) -> bool:
         """Stop the workers; evaluate the final weights when the run reached its limit; stop the
@@ -177,16 +203,16 @@ class Training:
         processes.stop.set()
         self.view.status = "stopping workers"
         processes.join(processes.workers, JOIN_SECONDS, self.handle)
-        if reason in LIMITS and processes.evaluator is not None and processes.evaluator.is_alive():
+        if reason in LIMITS and processes.evaluator_alive():
             self.view.status = "final evaluation"
-            self.request_evaluation(final=True)
-            while processes.evaluator.is_alive() and not self.final_evaluated():
-                self.read_events(timeout=0.25)
+            processes.request_evaluation(final=True)
+            while processes.evaluator_alive() and not self.final_evaluated():
+                processes.read_events(0.25, self.handle)
         processes.stop_evaluator()
         # An interrupted run does not wait for an evaluation in progress: it only plays episodes.
         evaluator = [processes.evaluator] if processes.evaluator is not None else []
         processes.join(evaluator, JOIN_SECONDS if reason in LIMITS else 2.0, self.handle)
-        self.read_events(timeout=0.1)
+        processes.read_events(0.1, self.handle)
         return self.final_evaluated()
 
     def final_evaluated(self) -> bool:
@@ -204,15 +230,58 @@ class Training:
         )
         save_checkpoint(checkpoint, latest_checkpoint(self.run_dir))
 
-    def best_effort(self, write) -> None:
-        """A last record or checkpoint while stopping: on a full disk it fails, and the atomic
-        write leaves the previous file whole; say so and go on stopping."""
-        try:
-            write()
-        except OSError as exc:
-            log.warning("could not write while stopping: %s", exc)
+    def outcome(self, reason: str) -> float:
+        if self.usage_error is not None:
+            raise UsageError(self.usage_error)
+        if reason == "failed":
+            raise RunFailed(f"{self.failure} (the traceback is in {self.run_dir / 'train.log'})")
+        if reason == "interrupted":
+            raise Interrupted(self.signal_received or signal.SIGINT)  # exit code 130 for Ctrl-C, 143 for SIGTERM
+        # -inf, not NaN, when nothing was evaluated: sweepers (Optuna) rank -inf and fail on NaN
+        return self.stats.best if self.stats.best is not None else -math.inf
 
-    def handle_sigterm(self) -> dict:
+    # -- the reasons to stop --------------------------------------------------------------------
+
+    def fail(self, why: str) -> None:
+        """The run cannot go on; the first cause is the one reported."""
+        if self.failure is None:
+            self.failure = why
+
+    def handle(self, event: dict) -> None:
+        """An event from this rank's processes: an error (already logged by the Supervisor) may be
+        a reason to stop; any other goes to the run's records, which rank 0 keeps."""
+        if event["kind"] == "error":
+            if event["usage"] is not None and self.usage_error is None:
+                self.usage_error = event["usage"]
+            if event["fatal"] is not None:
+                self.fail(event["fatal"])  # a full disk: no restart helps
+        elif self.keeps_records:
+            self.stats.handle(event, self.elapsed())
+        else:
+            self.outbox.append(event)
+
+    def replace_dead(self) -> bool:
+        """Restart the workers or the evaluator that died; False when the run cannot go on."""
+        dead = self.processes.dead()
+        if not dead:
+            return True
+        self.processes.read_events(0.2, self.handle)  # their error events, if they managed to send them
+        if self.usage_error is not None or self.failure is not None:
+            return False  # the config or the disk is wrong: a restart would fail the same way
+        given_up = self.processes.replace(dead, best=self.stats.best)
+        if given_up is not None:
+            self.fail(given_up)
+        return given_up is None
+
+    def write_train_line(self) -> None:
+        if not self.keeps_records:
+            return
+        sync = self.link.traffic() if self.link is not None else None
+        diverged = self.stats.write_train_line(self.counters.snapshot(), self.elapsed(), sync)
+        if diverged is not None:
+            self.fail(diverged)
+
+    def catch_signals(self) -> dict:
         """SIGTERM (what a scheduler sends before preempting) stops the run as Ctrl-C does. In a
         distributed run both only mark the run to stop: every rank stops at the next sync (one
         leaving on its own would leave the others waiting in a collective). Returns the handlers
@@ -235,61 +304,30 @@ class Training:
         except ValueError:
             return {}
 
-    def train_and_stop(self, signals_set: bool) -> str:
-        """Start the processes, supervise them, stop them; returns why the run stopped. Whatever
-        happens, the processes end and the last records and checkpoint are written."""
-        reason, final_evaluated = "interrupted", False
-        try:
-            self.processes.start()
-            reason = self.supervise()
-        except OSError as exc:  # the run's records could not be written: a full disk
-            reason = "failed"
-            self.processes.failure = f"cannot write the run's records: {os_error_text(exc)}"
-        except KeyboardInterrupt:
-            signame = signal.Signals(self.signal_received or signal.SIGINT).name
-            log.warning("%s: stopping the workers and saving a checkpoint (Ctrl-C again to skip the wait)", signame)
-        try:
-            final_evaluated = self.stop_processes(reason)
-        except KeyboardInterrupt:
-            log.warning("interrupted again: killing the workers")
-            reason = "interrupted"
-        except OSError as exc:  # the records of the last moments could not be written
-            log.warning("could not write while stopping: %s", exc)
-        if signals_set:  # the last writes take a moment: a third signal must not cut them
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        self.processes.kill_all()
-        self.best_effort(self.write_train_line)  # the episodes not yet written
-        if not final_evaluated and self.keeps_records:
-            self.best_effort(self.save_latest)
-        self.update_view(self.view.fps, reason)
-        return reason
+    # -- what it shows --------------------------------------------------------------------------
 
-    def run(self) -> float:
-        cfg = self.cfg
-        log.info("run directory: %s", self.run_dir.resolve())
-        log.info("%s; %s", describe_run(cfg, self.link.world_size if self.link else 1), limits_text(cfg))
-        if self.keeps_records:
-            self.stats.records.run(self.elapsed(), self.counters.snapshot(), cfg)
-        previous_handlers = self.handle_sigterm()
+    def update_view(self, fps: float, status: str) -> None:
+        c = self.counters.snapshot()
+        v, stats = self.view, self.stats
+        v.frames, v.updates, v.episodes, v.fps, v.elapsed, v.status = (c["frames"], c["updates"], c["episodes"], fps,
+                                                                       self.elapsed(), status)
+        remaining = []
+        if fps > 0 and self.cfg["max_frames"] is not None:
+            remaining.append((self.cfg["max_frames"] - c["frames"]) / fps)
+        if self.cfg["max_minutes"] is not None:
+            remaining.append(self.cfg["max_minutes"] * 60 - self.elapsed())
+        v.eta = max(0.0, min(remaining)) if remaining else None
+        v.recent_return = sum(stats.recent) / len(stats.recent) if stats.recent else None
+        v.last_eval = stats.last_eval["eval_return"]["mean"] if stats.last_eval else None
+        v.best_eval = stats.best
+
+    def best_effort(self, write) -> None:
+        """A last record or checkpoint while stopping: on a full disk it fails, and the atomic
+        write leaves the previous file whole; say so and go on stopping."""
         try:
-            with Display(self.view, enabled=cfg["progress"] and sys.stdout.isatty()):
-                reason = self.train_and_stop(signals_set=bool(previous_handlers))
-        finally:
-            self.processes.kill_all()
-            if self.keeps_records:
-                self.best_effort(self.stats.records.close)
-            for signum, handler in previous_handlers.items():
-                signal.signal(signum, handler)
-        self.log_summary(reason)
-        if self.processes.usage_error is not None:
-            raise UsageError(self.processes.usage_error)
-        if reason == "failed":
-            raise RunFailed(f"{self.processes.failure} (the traceback is in {self.run_dir / 'train.log'})")
-        if reason == "interrupted":
-            raise Interrupted(self.signal_received or signal.SIGINT)  # exit code 130 for Ctrl-C, 143 for SIGTERM
-        # -inf, not NaN, when nothing was evaluated: sweepers (Optuna) rank -inf and fail on NaN
-        return self.stats.best if self.stats.best is not None else -math.inf
+            write()
+        except OSError as exc:
+            log.warning("could not write while stopping: %s", exc)
 
     def log_summary(self, reason: str) -> None:
         log.info("stopped (%s) after %s; best evaluation return %s", reason,

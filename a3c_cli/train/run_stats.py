@@ -29,14 +29,13 @@ class RunStats:
         self.recent = deque(maxlen=RECENT_EPISODES)
         self.last_eval: dict | None = resumed["evaluation"] if resumed else None
         self.best: float | None = resumed["best_return"] if resumed else None
-        self.eval_pending = False
         self.line_time, self.line_frames = now, start["frames"]  # when the last training line was written
         self.line_updates = start["updates"]
         self.judged_updates, self.judged_skipped = start["updates"], start["skipped_updates"]  # counted since
         self.start_updates, self.first_update_s = start["updates"], None
 
     def handle(self, event: dict, now: float) -> None:
-        """An event from a worker or the evaluator (errors are the supervisor's)."""
+        """An event from a worker or the evaluator (errors are the loop's)."""
         kind = event.pop("kind")
         if kind == "episode":
             self.returns.append(event["return"])
@@ -44,10 +43,7 @@ class RunStats:
             self.recent.append(event["return"])
         elif kind == "learning":
             self.learning.append(event)
-        elif kind == "evaluator_restarted":
-            self.eval_pending = False  # the evaluation it was running is lost
         elif kind == "eval":
-            self.eval_pending = False
             self.last_eval = event
             self.best = event["best"]
             self.records.evaluation(now, {k: v for k, v in event.items() if k not in ("improved", "best")})

@@ -1,7 +1,8 @@
 """The run's processes, from start to stop: N Hogwild workers and one evaluator, started from one
 multiprocessing context, watched, replaced when they die, and stopped in order (torchbeast's
-explicit lifecycle). They talk to the trainer through one event queue; this module keeps the
-error events for itself and hands every other event on.
+explicit lifecycle). They talk to the trainer through one event queue, which this module reads
+and hands on, every event. It says what happened to its processes (an error, a death, one dead too
+often); why the run stops is for the loop to decide (loop.py).
 """
 
 from __future__ import annotations
@@ -27,13 +28,11 @@ DEATH_WINDOW_S = 60.0
 
 
 class Supervisor:
-    def __init__(self, cfg: dict, run_dir: Path, agent: SharedAgent, start: dict | None,
-                 best: Callable[[], float | None], evaluates: bool = True):
+    def __init__(self, cfg: dict, run_dir: Path, agent: SharedAgent, start: dict | None, evaluates: bool = True):
         """`agent`: what the workers and the evaluator share; `start`: the counters a resumed run
-        starts from; `best`: the run's best evaluation so far, which a restarted evaluator must not
-        mistake its first result for a new best over; `evaluates`: whether this trainer has an
-        evaluator (in a distributed run, rank 0 alone)."""
-        self.cfg, self.run_dir, self.agent, self.best, self.evaluates = cfg, run_dir, agent, best, evaluates
+        starts from; `evaluates`: whether this trainer has an evaluator (in a distributed run,
+        rank 0 alone)."""
+        self.cfg, self.run_dir, self.agent, self.evaluates = cfg, run_dir, agent, evaluates
         self.ctx = child_context()
         self.counters = Counters(self.ctx, slots=cfg["workers"], start=start)
         self.events = self.ctx.Queue()
@@ -41,22 +40,23 @@ class Supervisor:
         self.stop = self.ctx.Event()
         self.workers: list = [None] * cfg["workers"]  # by rank; a dead worker is replaced in place
         self.evaluator = None
+        self.evaluating = False  # an evaluation was requested and its result has not come yet
         self.deaths: dict[str, deque] = {}  # process name -> times it died, within DEATH_WINDOW_S
         self.last_errors: dict[str, str] = {}  # process name -> the last line of its last traceback
         self.restarts = 0
-        self.failure: str | None = None  # why the run cannot go on
-        self.usage_error: str | None = None  # a failure caused by the config, not by the code
 
     # -- starting -------------------------------------------------------------------------------
 
-    def start_evaluator(self) -> None:
+    def start_evaluator(self, best: float | None) -> None:
+        """`best`: the run's best evaluation so far, which a restarted evaluator must not mistake
+        its first result for a new best over."""
         # A new request queue for each evaluator: one killed while waiting in get() leaves the
         # queue's read lock held forever, and its successor would wait on it.
         self.eval_requests = self.ctx.Queue()
+        self.evaluating = False  # a request to the one before is lost with it
         self.evaluator = self.ctx.Process(  # not a daemon: it starts emulator processes of its own
             target=run_evaluator, name="a3c-evaluator", daemon=False,
-            args=(self.cfg, self.agent, self.counters, self.eval_requests, self.events, str(self.run_dir),
-                  self.best()))
+            args=(self.cfg, self.agent, self.counters, self.eval_requests, self.events, str(self.run_dir), best))
         self.evaluator.start()
         log.info("evaluator started (pid %d)", self.evaluator.pid)
 
@@ -70,49 +70,47 @@ class Supervisor:
         self.workers[rank] = worker
         log.info("worker %d started (pid %d)", rank, worker.pid)
 
-    def start(self) -> None:
+    def start(self, best: float | None) -> None:
         if self.evaluates:
-            self.start_evaluator()
+            self.start_evaluator(best)
         for rank in range(self.cfg["workers"]):
             self.start_worker(rank)
 
+    def can_evaluate(self) -> bool:
+        """There is an evaluator and it has no request left to answer."""
+        return self.evaluator is not None and not self.evaluating
+
     def request_evaluation(self, final: bool) -> None:
+        self.evaluating = True
         self.eval_requests.put({"final": final})
 
     # -- watching -------------------------------------------------------------------------------
 
     def read_events(self, timeout: float, handle: Callable[[dict], None]) -> None:
-        """Handle every event that arrives within `timeout` seconds (blocks until the first)."""
+        """Hand every event that arrives within `timeout` seconds to `handle` (blocks until the
+        first). An error's traceback goes to the log file here, and its last line is kept to name
+        the cause if its process dies; what the error means for the run is for `handle`."""
         try:
             event = self.events.get(timeout=timeout)
             while True:
                 if event["kind"] == "error":
-                    self.note_error(event)
-                else:
-                    handle(event)
+                    log.error("%s failed:\n%s", event["who"], event["traceback"], extra=FILE_ONLY)
+                    self.last_errors[event["who"]] = event["traceback"].strip().splitlines()[-1]
+                elif event["kind"] == "eval":
+                    self.evaluating = False
+                handle(event)
                 event = self.events.get_nowait()
         except queue.Empty:
             pass
 
-    def note_error(self, event: dict) -> None:
-        log.error("%s failed:\n%s", event["who"], event["traceback"], extra=FILE_ONLY)
-        self.last_errors[event["who"]] = event["traceback"].strip().splitlines()[-1]
-        if event["usage"] is not None and self.usage_error is None:
-            self.usage_error = event["usage"]
-        if event["fatal"] is not None and self.failure is None:
-            self.failure = event["fatal"]  # a full disk: no restart helps
+    def dead(self) -> list:
+        return [p for p in self.processes() if not p.is_alive()]
 
-    def replace_dead(self, handle: Callable[[dict], None]) -> bool:
-        """Restart a worker or the evaluator that died (an exception, a crash in the emulator, a
-        kill -9) with a fresh environment; give up on one that died DEATHS_ALLOWED times within
-        DEATH_WINDOW_S. Returns False when the run cannot go on. `handle` takes the events read
-        while looking for the dead ones' last words, and an "evaluator_restarted" event."""
-        dead = [p for p in self.processes() if not p.is_alive()]
-        if dead:
-            self.read_events(0.2, handle)  # their error events, if they managed to send them
+    def replace(self, dead: list, best: float | None) -> str | None:
+        """Restart workers or the evaluator that died (an exception, a crash in the emulator, a
+        kill -9) with a fresh environment, unless one died DEATHS_ALLOWED times within
+        DEATH_WINDOW_S: then return why the run cannot go on. `best`: as start_evaluator's."""
         for process in dead:
-            if self.usage_error is not None or self.failure is not None:
-                return False  # the config or the disk is wrong: a restart would fail the same way
             name = process.name.removeprefix("a3c-").replace("-", " ")
             deaths = self.deaths.setdefault(name, deque())
             deaths.append(time.monotonic())
@@ -120,17 +118,15 @@ class Supervisor:
                 deaths.popleft()
             cause = self.last_errors.pop(name, f"exit code {process.exitcode}")
             if len(deaths) >= DEATHS_ALLOWED:
-                self.failure = f"{name} died {len(deaths)} times within {DEATH_WINDOW_S:.0f} s, last: {cause}"
-                return False
+                return f"{name} died {len(deaths)} times within {DEATH_WINDOW_S:.0f} s, last: {cause}"
             log.warning("%s died (%s): restarting it with a fresh environment", name, cause)
             self.restarts += 1
             process.join(1)
             if process is self.evaluator:
-                handle({"kind": "evaluator_restarted"})  # the evaluation it was running is lost
-                self.start_evaluator()
+                self.start_evaluator(best)  # the evaluation it was running is lost
             else:
                 self.start_worker(self.workers.index(process))
-        return True
+        return None
 
     # -- stopping -------------------------------------------------------------------------------
 
@@ -149,8 +145,11 @@ class Supervisor:
     def processes(self) -> list:
         return [p for p in [*self.workers, self.evaluator] if p is not None]
 
+    def evaluator_alive(self) -> bool:
+        return self.evaluator is not None and self.evaluator.is_alive()
+
     def stop_evaluator(self) -> None:
-        if self.evaluator is not None and self.evaluator.is_alive():
+        if self.evaluator_alive():
             self.eval_requests.put(None)
 
     def kill_all(self) -> None:
