@@ -9,7 +9,9 @@ same sync, so every rank stops at the same sync and none is left waiting in a co
 alone evaluates and writes the run's records and checkpoints; the others' training episodes reach
 it through the sync.
 
-Before Hydra starts, launch.py gives each rank its command line (the agreed run directory).
+The trainer and its loop reach all of this through ranks.py's one interface (Gloo there; Single,
+which does nothing, on one machine). Before Hydra starts, launch.py gives each rank its command
+line (the agreed run directory).
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ Why the run stops is kept here alone: a limit (max_frames, max_minutes); a failu
 that died too often, an error no restart mends, divergence, records that cannot be written, a
 rank lost); a signal (Ctrl-C, SIGTERM); or, in a distributed run, the reason every rank agreed on
 at a sync. The parts it calls: the Supervisor starts, replaces and stops the processes and says
-what happened to them; RunStats keeps what their events say and writes the run's records; a
-distributed run's Link syncs the ranks. The main process holds no emulator (stable-retro allows
-one per process).
+what happened to them; RunStats keeps what their events say and writes the run's records; Ranks
+(distributed/ranks.py) stands for the other ranks of a distributed run, and on one machine does
+nothing. The main process holds no emulator (stable-retro allows one per process).
 """
 
 from __future__ import annotations
@@ -22,13 +22,12 @@ from collections import deque
 from pathlib import Path
 
 from a3c_cli.agent.shared import SharedAgent
-from a3c_cli.distributed.sync import Link, RankLost
-from a3c_cli.records.checkpoint import make_checkpoint, save_checkpoint
+from a3c_cli.distributed.ranks import Ranks
+from a3c_cli.distributed.sync import RankLost
 from a3c_cli.records.metrics import RunRecords
-from a3c_cli.records.rundir import CHECKPOINTS, latest_checkpoint
 from a3c_cli.system.errors import Interrupted, RunFailed, UsageError, os_error_text
 from a3c_cli.train.progress import Display, Snapshot
-from a3c_cli.train.run_stats import RunStats, describe_counts, describe_run
+from a3c_cli.train.run_stats import NoRecords, RunStats, describe_counts, describe_run
 from a3c_cli.train.supervisor import Supervisor
 
 log = logging.getLogger("a3c")
@@ -65,20 +64,18 @@ class EvaluationSchedule:
 
 
 class Training:
-    def __init__(self, cfg: dict, run_dir: Path, agent: SharedAgent, resumed: dict | None = None,
-                 link: Link | None = None):
-        """`agent`: the shared model, optimizer and entropy weight; `link`: this rank's side of a
-        distributed run's syncs; rank 0 alone evaluates and keeps the records, the others send it
-        their episodes."""
-        self.cfg, self.run_dir, self.agent, self.link = cfg, run_dir, agent, link
-        self.keeps_records = link is None or link.rank == 0
+    def __init__(self, cfg: dict, run_dir: Path, agent: SharedAgent, resumed: dict | None, ranks: Ranks):
+        """`agent`: the shared model, optimizer and entropy weight (resumed where `resumed` says);
+        `ranks`: the other ranks of a distributed run, or none (distributed/ranks.py)."""
+        self.cfg, self.run_dir, self.agent, self.ranks = cfg, run_dir, agent, ranks
         self.started = time.monotonic() - (resumed["time"] if resumed else 0.0)  # times go on after a resume
+        # Rank 0 (the only rank on one machine) evaluates and keeps the run's records; the others
+        # send it their events (Ranks.keeps).
         self.processes = Supervisor(cfg, run_dir, agent, start=resumed["counters"] if resumed else None,
-                                    evaluates=self.keeps_records)
+                                    evaluates=ranks.keeps_records)
         self.counters = self.processes.counters
-        records = RunRecords(run_dir) if self.keeps_records else None
-        self.stats = RunStats(cfg, run_dir, records, self.counters.snapshot(), resumed, self.elapsed())
-        self.outbox: list[dict] = []  # a rank's events for rank 0, sent at the next sync
+        self.stats = (RunStats(cfg, run_dir, RunRecords(run_dir), self.counters.snapshot(), resumed, self.elapsed())
+                      if ranks.keeps_records else NoRecords())
         # Why the run stops (with the reason run() returns), kept here alone:
         self.failure: str | None = None  # why the run cannot go on: the first cause found
         self.usage_error: str | None = None  # a failure caused by the config, not by the code
@@ -97,9 +94,8 @@ class Training:
         raises UsageError, RunFailed or Interrupted for a run that did not reach its limit."""
         cfg = self.cfg
         log.info("run directory: %s", self.run_dir.resolve())
-        log.info("%s; %s", describe_run(cfg, self.link.world_size if self.link else 1), limits_text(cfg))
-        if self.keeps_records:
-            self.stats.records.run(self.elapsed(), self.counters.snapshot(), cfg)
+        log.info("%s; %s", describe_run(cfg, self.ranks.world_size), limits_text(cfg))
+        self.stats.first_record(self.elapsed(), self.counters.snapshot())
         previous_handlers = self.catch_signals()
         reason, final_evaluated = "interrupted", False
         try:
@@ -129,13 +125,12 @@ class Training:
                     signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 self.processes.kill_all()
                 self.best_effort(self.write_train_line)
-                if not final_evaluated and self.keeps_records:
-                    self.best_effort(self.save_latest)
+                if not final_evaluated:
+                    self.best_effort(lambda: self.stats.save_latest(self.agent, self.counters.snapshot()))
                 self.update_view(self.view.fps, reason)
         finally:
             self.processes.kill_all()
-            if self.keeps_records:
-                self.best_effort(self.stats.records.close)
+            self.best_effort(self.stats.close)
             for signum, handler in previous_handlers.items():
                 signal.signal(signum, handler)
         self.log_summary(reason)
@@ -153,16 +148,13 @@ class Training:
             fps_window.append((self.elapsed(), frames))
             fps = (fps_window[-1][1] - fps_window[0][1]) / max(fps_window[-1][0] - fps_window[0][0], 1e-9)
             self.update_view(fps, f"training ({processes.restarts} restarts)" if processes.restarts else "training")
-            if self.keeps_records:
-                self.stats.note_first_update(self.counters.snapshot(), self.elapsed())
-            if self.elapsed() - self.stats.line_time >= cfg["log_interval"]:
+            self.stats.note_first_update(self.counters.snapshot(), self.elapsed())
+            if self.stats.line_due(self.elapsed()):
                 self.write_train_line()
-            reason = self.vote(frames)
-            if self.link is not None and (reason is not None or self.link.due()):
-                reason = self.agree(reason)
+            reason = self.agree(self.vote(frames))
             if reason is not None:
                 return reason
-            if self.keeps_records and schedule.due(frames) and processes.can_evaluate():
+            if schedule.due(frames) and processes.can_evaluate():
                 processes.request_evaluation(final=False)
 
     def vote(self, frames: int) -> str | None:
@@ -179,18 +171,19 @@ class Training:
         return None
 
     def agree(self, vote: str | None) -> str | None:
-        """A distributed run's sync; returns the reason every rank stops for now, None to go on."""
+        """The reason every rank stops for now, None to go on: on one machine its own vote; in a
+        distributed run, the one the ranks agree on at a sync (where rank 0 also gets the other
+        ranks' events)."""
         try:
-            agreed, events = self.link.exchange(self.counters, vote, self.outbox)
+            agreed, events = self.ranks.sync(self.counters, vote)
         except RankLost as exc:
             self.failure = str(exc)
             return "failed"
-        self.outbox = []
         for event in events:
             self.stats.handle(event, self.elapsed())
         if agreed is None:
             return None
-        if agreed.reason == "failed" and agreed.rank != self.link.rank:
+        if agreed.reason == "failed" and agreed.rank != self.ranks.rank:
             self.fail(f"rank {agreed.rank} failed: see its log")
         if agreed.reason == "interrupted" and self.signal_received is None:
             self.signal_received = signal.SIGTERM
@@ -206,29 +199,14 @@ class Training:
         if reason in LIMITS and processes.evaluator_alive():
             self.view.status = "final evaluation"
             processes.request_evaluation(final=True)
-            while processes.evaluator_alive() and not self.final_evaluated():
+            while processes.evaluator_alive() and not self.stats.final_evaluated():
                 processes.read_events(0.25, self.handle)
         processes.stop_evaluator()
         # An interrupted run does not wait for an evaluation in progress: it only plays episodes.
         evaluator = [processes.evaluator] if processes.evaluator is not None else []
         processes.join(evaluator, JOIN_SECONDS if reason in LIMITS else 2.0, self.handle)
         processes.read_events(0.1, self.handle)
-        return self.final_evaluated()
-
-    def final_evaluated(self) -> bool:
-        return bool(self.stats.last_eval and self.stats.last_eval.get("final"))
-
-    def save_latest(self) -> None:
-        checkpoint = make_checkpoint(
-            self.agent.model,
-            self.agent.optimizer,
-            self.counters.snapshot(),
-            self.cfg,
-            self.stats.last_eval,
-            self.stats.best,
-            self.agent.entropy_weight.value,
-        )
-        save_checkpoint(checkpoint, latest_checkpoint(self.run_dir))
+        return self.stats.final_evaluated()
 
     def outcome(self, reason: str) -> float:
         if self.usage_error is not None:
@@ -249,16 +227,14 @@ class Training:
 
     def handle(self, event: dict) -> None:
         """An event from this rank's processes: an error (already logged by the Supervisor) may be
-        a reason to stop; any other goes to the run's records, which rank 0 keeps."""
+        a reason to stop; any other goes to the run's records, which rank 0 keeps (Ranks.keeps)."""
         if event["kind"] == "error":
             if event["usage"] is not None and self.usage_error is None:
                 self.usage_error = event["usage"]
             if event["fatal"] is not None:
                 self.fail(event["fatal"])  # a full disk: no restart helps
-        elif self.keeps_records:
+        elif self.ranks.keeps(event):
             self.stats.handle(event, self.elapsed())
-        else:
-            self.outbox.append(event)
 
     def replace_dead(self) -> bool:
         """Restart the workers or the evaluator that died; False when the run cannot go on."""
@@ -274,32 +250,26 @@ class Training:
         return given_up is None
 
     def write_train_line(self) -> None:
-        if not self.keeps_records:
-            return
-        sync = self.link.traffic() if self.link is not None else None
-        diverged = self.stats.write_train_line(self.counters.snapshot(), self.elapsed(), sync)
+        diverged = self.stats.write_train_line(self.counters.snapshot(), self.elapsed(), self.ranks.traffic())
         if diverged is not None:
             self.fail(diverged)
 
     def catch_signals(self) -> dict:
-        """SIGTERM (what a scheduler sends before preempting) stops the run as Ctrl-C does. In a
-        distributed run both only mark the run to stop: every rank stops at the next sync (one
-        leaving on its own would leave the others waiting in a collective). Returns the handlers
-        to put back at the end ({} where signals cannot be set: not the main thread)."""
+        """Ctrl-C and SIGTERM (what a scheduler sends before preempting) stop the run: on one
+        machine at once (KeyboardInterrupt), in a distributed run at the next sync, with every rank
+        (Ranks.on_signal). Returns the handlers to put back at the end ({} where signals cannot be
+        set: not the main thread)."""
 
         def stop(signum, frame):
-            if self.link is None:
+            first = self.signal_received is None
+            if first:
                 self.signal_received = signum
-                raise KeyboardInterrupt
-            if self.signal_received is None:
-                self.signal_received = signum
-                log.warning("%s: stopping at the next sync, with every rank", signal.Signals(signum).name)
+            self.ranks.on_signal(signum, first)
 
         try:
-            previous = {signal.SIGINT: signal.getsignal(signal.SIGINT),
-                        signal.SIGTERM: signal.signal(signal.SIGTERM, stop)}
-            if self.link is not None:
-                signal.signal(signal.SIGINT, stop)
+            previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+            for signum in self.ranks.signals:
+                signal.signal(signum, stop)
             return previous
         except ValueError:
             return {}
@@ -333,5 +303,4 @@ class Training:
         log.info("stopped (%s) after %s; best evaluation return %s", reason,
                  describe_counts(self.counters.snapshot(), self.elapsed()),
                  "-" if self.stats.best is None else f"{self.stats.best:.2f}")
-        if self.keeps_records:
-            log.info("checkpoints: %s", self.run_dir.resolve() / CHECKPOINTS)
+        self.stats.say_where()

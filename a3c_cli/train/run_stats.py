@@ -1,6 +1,10 @@
 """What the trainer keeps of its processes' events: the episodes and updates since the last
 training line (written to the run's records, where divergence shows), the recent returns the
-display shows, and the last and best evaluations."""
+display shows, and the last and best evaluations; and the run's records themselves, from its
+first line to the trainer's own latest.pt at the end.
+
+RunStats is the keeper of rank 0 (the only rank of a run on one machine); NoRecords that of a
+distributed run's other ranks, whose events rank 0 keeps."""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ import logging
 from collections import deque
 from pathlib import Path
 
+from a3c_cli.agent.shared import SharedAgent
+from a3c_cli.records.checkpoint import make_checkpoint, save_checkpoint
 from a3c_cli.records.metrics import RunRecords
-from a3c_cli.records.rundir import CURVE, published_best
+from a3c_cli.records.rundir import CHECKPOINTS, CURVE, latest_checkpoint, published_best
 from a3c_cli.system.processes import seconds_alive
 
 log = logging.getLogger("a3c")
@@ -33,6 +39,10 @@ class RunStats:
         self.line_updates = start["updates"]
         self.judged_updates, self.judged_skipped = start["updates"], start["skipped_updates"]  # counted since
         self.start_updates, self.first_update_s = start["updates"], None
+
+    def first_record(self, now: float, counters: dict) -> None:
+        """The run's provenance, first in metrics.jsonl: its resolved config, commit and machine."""
+        self.records.run(now, counters, self.cfg)
 
     def handle(self, event: dict, now: float) -> None:
         """An event from a worker or the evaluator (errors are the loop's)."""
@@ -59,6 +69,9 @@ class RunStats:
             write_curve(self.run_dir)
         except Exception as exc:  # a picture is not worth stopping a run for
             log.warning("could not draw %s: %s", self.run_dir / CURVE, exc)
+
+    def line_due(self, now: float) -> bool:
+        return now - self.line_time >= self.cfg["log_interval"]
 
     def write_train_line(self, counters: dict, now: float, sync: dict | None = None) -> str | None:
         """A training line: counters, frames/s since the previous line, the episodes finished (and
@@ -88,6 +101,57 @@ class RunStats:
         if self.first_update_s is None and counters["updates"] > self.start_updates:
             self.first_update_s = seconds_alive() or now
             self.records.first_update(now, counters, self.first_update_s)
+
+    def final_evaluated(self) -> bool:
+        """The evaluation at the run's limit came (and saved latest.pt)."""
+        return bool(self.last_eval and self.last_eval.get("final"))
+
+    def save_latest(self, agent: SharedAgent, counters: dict) -> None:
+        """latest.pt from the trainer, where no final evaluation saved it (a signal, a failure)."""
+        checkpoint = make_checkpoint(agent.model, agent.optimizer, counters, self.cfg, self.last_eval, self.best,
+                                     agent.entropy_weight.value)
+        save_checkpoint(checkpoint, latest_checkpoint(self.run_dir))
+
+    def close(self) -> None:
+        self.records.close()
+
+    def say_where(self) -> None:
+        log.info("checkpoints: %s", self.run_dir.resolve() / CHECKPOINTS)
+
+
+class NoRecords:
+    """A distributed run's rank but 0: its events go to rank 0 at the syncs (the Ranks interface),
+    where they are kept, written and judged with every rank's; this rank keeps and writes none."""
+
+    recent = ()
+    last_eval = best = None
+
+    def first_record(self, now: float, counters: dict) -> None:
+        pass
+
+    def handle(self, event: dict, now: float) -> None:
+        pass  # not reached: this rank's events went to rank 0
+
+    def line_due(self, now: float) -> bool:
+        return False
+
+    def write_train_line(self, counters: dict, now: float, sync: dict | None = None) -> str | None:
+        return None
+
+    def note_first_update(self, counters: dict, now: float) -> None:
+        pass
+
+    def final_evaluated(self) -> bool:
+        return False
+
+    def save_latest(self, agent: SharedAgent, counters: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def say_where(self) -> None:
+        pass
 
 
 def describe_run(cfg: dict, ranks: int) -> str:

@@ -1,5 +1,6 @@
-"""`a3c train`: build the shared agent (from a checkpoint when resuming), join the other ranks of
-a distributed run, and hand it to the training loop (loop.py).
+"""`a3c train`: join the other ranks of a distributed run (none on one machine), build the shared
+agent (from a checkpoint when resuming), start every rank from the same one, and hand it to the
+training loop (loop.py).
 """
 
 from __future__ import annotations
@@ -8,11 +9,10 @@ import logging
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 
 from a3c_cli.agent.shared import SharedAgent
 from a3c_cli.config.schema import available_cpus
-from a3c_cli.distributed.sync import Link, join, share_start
+from a3c_cli.distributed.ranks import Ranks, joined
 from a3c_cli.games.make import prepare_game
 from a3c_cli.records.resume import resume_from
 from a3c_cli.records.rundir import CHECKPOINTS, published_best
@@ -28,20 +28,15 @@ def train(cfg: dict, run_dir: str) -> float:
     run_dir = Path(run_dir)
     cfg = {**cfg, "checkpoints_dir": str(Path(cfg["checkpoints_dir"]).resolve())}
     cfg["game"] = prepare_game(cfg["game"])
-    store = join(cfg) if cfg["distributed"]["backend"] != "none" else None
-    rank = dist.get_rank() if store is not None else 0
-    try:
-        return train_rank(cfg, run_dir, rank, store)
-    finally:
-        if store is not None:
-            dist.destroy_process_group()
+    with joined(cfg) as ranks:
+        return train_rank(cfg, run_dir, ranks)
 
 
-def train_rank(cfg: dict, run_dir: Path, rank: int, store) -> float:
-    """One rank's part of the run (the whole run without distributed): rank 0 keeps the records."""
-    cfg = {**cfg, "seed": cfg["seed"] + rank * cfg["workers"]}  # worker i of rank r: seed + r x workers + i
+def train_rank(cfg: dict, run_dir: Path, ranks: Ranks) -> float:
+    """One rank's part of the run (the whole run on one machine): rank 0 keeps the records."""
+    cfg = {**cfg, "seed": cfg["seed"] + ranks.rank * cfg["workers"]}  # worker i of rank r: seed + r x workers + i
     kept = (run_dir / CHECKPOINTS, published_best(cfg["checkpoints_dir"], cfg["game"]["name"]).parent)
-    for folder in kept if rank == 0 else ():
+    for folder in kept if ranks.keeps_records else ():
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -56,8 +51,5 @@ def train_rank(cfg: dict, run_dir: Path, rank: int, store) -> float:
     resumed = None
     if cfg["resume"] is not None:
         resumed = resume_from(cfg, run_dir, agent.model, agent.optimizer, agent.entropy_weight)
-    link = None
-    if store is not None:
-        resumed = share_start(agent, resumed)
-        link = Link(cfg, agent.model, store, resumed["counters"] if resumed else None)
-    return Training(cfg, run_dir, agent, resumed, link).run()
+    resumed = ranks.start_from(agent, resumed)
+    return Training(cfg, run_dir, agent, resumed, ranks).run()
