@@ -1,11 +1,13 @@
 """A worker's Atari games through ale-py's own vector environment (AtariVectorEnv): N emulators
 stepped in C++ (the GIL released), with the frame skip, the max of the last two frames of each
 skip (sprites drawn on alternate frames, which the last frame alone misses half the time), sticky
-actions and the frame cap in ale-py's code. What it does not do, this class adds, the same way the
-single-game stack does it (make.py) so a worker learns on what the evaluator and `a3c test` show:
-the crop, grayscale and resize; the serve; a lost life as the end of a learning episode while the
-game plays on (ale-py's episodic_life would restart the game); whole games' scores in the game's
-own points; the cut after too long without a reward; the reward's scale and clip.
+actions and the frame cap in ale-py's code. What it does not do, this class adds, as the
+single-game stack does (make.py), so a worker learns on the frames the evaluator and `a3c test`
+show: the crop and resize; the serve (the step after a reset or a lost life takes the serve
+action in place of the agent's: a vector env steps every game at once, so the serve cannot be an
+extra step of one game as in ServeAfterLifeLost); a lost life as the end of a learning episode
+while the game plays on (ale-py's episodic_life would restart the game); whole games' scores in
+the game's own points; the cut after too long without a reward; the reward's scale and clip.
 
 Episodes reset on the step that ends them (Gymnasium's AutoresetMode.SAME_STEP), with the info
 keys the worker reads: info["final_obs"], info["final_info"]["episode"] ("r", "l") and their masks.
@@ -120,4 +122,4 @@ class AleGames(gym.vector.VectorEnv):
         return obs, rewards, terminated_out, truncated & game_over, step_info
 
     def close(self, **kwargs):
-        pass
+        pass  # ale-py's emulators and threads go with the object
