@@ -116,7 +116,7 @@ def test_a_rows_fingerprint_follows_what_learns_not_how_it_is_shown():
     base = committed.fingerprint(committed.composed("Breakout-ALE", ["workers=2", "max_frames=1000"]))
     assert base == committed.fingerprint(committed.composed("Breakout-ALE", ["workers=2", "max_frames=1000",
                                                                              "progress=false", "log_interval=5"]))
-    for changed in ("optim.lr=1e-4", "game.life_loss_ends_episode=true", "workers=3", "seed=1", "max_frames=2000"):
+    for changed in ("optim.lr=1e-4", "game.life_loss_ends_episode=false", "workers=3", "seed=1", "max_frames=2000"):
         assert committed.fingerprint(committed.composed("Breakout-ALE", ["workers=2", "max_frames=1000", changed])) != base
 
 
