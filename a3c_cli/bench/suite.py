@@ -119,8 +119,9 @@ def open_suite(given: dict, overrides: list[str]) -> Path:
         if changed:
             raise UsageError(f"{suite_dir} was started with other settings ({' '.join(changed)} differ): "
                              f"go on with only dir={suite_dir}, or start a new suite in another dir=")
-        if "parallel" in given:
-            saved["settings"]["parallel"] = given["parallel"]
+        retuned = {k: given[k] for k in ("parallel", "rows") if k in given}  # how it runs, not what it measures
+        if retuned:
+            saved["settings"].update(retuned)
             write_json(suite_dir / "suite.json", saved)
         print(f"a3c bench learn: going on with {suite_dir}")
         return suite_dir
