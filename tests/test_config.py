@@ -52,9 +52,11 @@ def test_defaults_keep_16_environments_and_shrink_the_step_with_more_workers(opt
     ("gamma=1.5", "gamma"), ("eval_episodes=0", "eval_episodes"), ("game.sticky_prob=1.0", "game.sticky_prob"),
     ("game.crop=[1,2,3]", "game.crop"), ("model.lstm_size=0", "model.lstm_size"), ("game.noop_max=-1", "game.noop_max"),
     ("game.max_steps_without_reward=0", "game.max_steps_without_reward"), ("optim=rmsprop", None),
+    ("model.torso=resnet", "model.torso"), (["model.torso=nature", "model.frame_size=32"], "model.frame_size"),
+    (["model.torso=nature", "model.frame_size=84"], None),
 ])
 def test_validate_names_the_bad_key(override, key):
-    cfg = config(override)
+    cfg = config(*([override] if isinstance(override, str) else override))
     if key is None:  # a valid override, for contrast
         validate(cfg)
         return

@@ -115,7 +115,8 @@ def test_the_schema_defaults_compose_as_before(optim):
     cfg = config(f"optim={optim}", "workers=2")
     assert list(cfg)[:3] == ["game", "optim", "model"] and typed(cfg) == typed(TRAIN)
     assert typed(cfg["optim"]) == typed(OPTIM[optim])
-    assert typed(cfg["model"]) == typed({"frame_size": 42, "channels": 32, "lstm_size": 256, "recurrent": True})
+    assert typed(cfg["model"]) == typed({"frame_size": 42, "channels": 32, "torso": "small", "lstm_size": 256,
+                                         "recurrent": True})
     many = config(f"optim={optim}", "workers=16")
     assert (many["envs_per_worker"], many["optim"]["lr"]) == (1, OPTIM[optim]["lr"] * 2 / 16)
 

@@ -44,3 +44,22 @@ def test_frame_size_and_lstm_size_shape_the_network():
     frames = torch.zeros(3, 2, 1, 84, 84, dtype=torch.uint8)
     logits, values, (h, c) = model(frames, model.initial_state(2), torch.zeros(3, 2))
     assert logits.shape == (3, 2, 6) and values.shape == (3, 2) and h.shape == (2, 128)
+
+
+def test_the_nature_torso_is_the_dqn_papers_network_before_the_lstm():
+    model = ActorCritic(num_actions=6, frame_size=84, lstm_size=64, torso="nature")
+    convs = [m for m in model.torso if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.out_channels, c.kernel_size[0], c.stride[0]) for c in convs] == [(32, 8, 4), (64, 4, 2), (64, 3, 1)]
+    assert model.torso[-2].in_features == 64 * 7 * 7 and model.torso[-2].out_features == 512
+    assert model.core.input_size == 512
+    frames = torch.zeros(3, 2, 1, 84, 84, dtype=torch.uint8)
+    logits, values, (h, c) = model(frames, model.initial_state(2), torch.zeros(3, 2))
+    assert logits.shape == (3, 2, 6) and values.shape == (3, 2) and h.shape == (2, 64)
+
+
+def test_a_config_from_before_model_torso_builds_the_small_torso_its_weights_fit():
+    from a3c_cli.agent.model import build_model
+
+    old = {"game": {"actions": [[0]] * 4}, "model": {"frame_size": 42, "channels": 32, "lstm_size": 256, "recurrent": True}}
+    weights = ActorCritic(num_actions=4).state_dict()
+    build_model(old).load_state_dict(weights)  # raises where a key or a shape differs

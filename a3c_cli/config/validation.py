@@ -6,7 +6,7 @@ key and the fix."""
 
 from __future__ import annotations
 
-from a3c_cli.config.schema import RECORD_FORMATS
+from a3c_cli.config.schema import RECORD_FORMATS, TORSOS
 from a3c_cli.system.errors import UsageError
 
 
@@ -67,6 +67,9 @@ def validate(cfg: dict) -> None:
     model = cfg["model"]
     _require(model["frame_size"] >= 16, f"model.frame_size={model['frame_size']}: must be >= 16 pixels")
     _require(model["channels"] >= 1, f"model.channels={model['channels']}: must be >= 1")
+    _require(model["torso"] in TORSOS, f"model.torso={model['torso']}: must be one of {', '.join(TORSOS)}")
+    _require(model["torso"] != "nature" or model["frame_size"] >= 36,
+             f"model.frame_size={model['frame_size']}: the nature torso needs >= 36 pixels (84 is its size)")
     _require(model["lstm_size"] >= 1, f"model.lstm_size={model['lstm_size']}: must be >= 1")
 
     validate_distributed(cfg["distributed"])

@@ -65,10 +65,9 @@ def check_resumable(checkpoint: dict, path: Path, cfg: dict) -> None:
     """Refuse what cannot continue the same agent; log what changes and may."""
     check_same_game(checkpoint, path, cfg["game"])
     before = checkpoint["config"]
-    if before["model"] != cfg["model"]:
-        changed = ", ".join(
-            f"model.{k}={before['model'][k]}" for k in cfg["model"] if before["model"][k] != cfg["model"][k]
-        )
+    trained = {"torso": "small", **before["model"]}  # weights from before model.torso have the small torso
+    if trained != cfg["model"]:
+        changed = ", ".join(f"model.{k}={trained.get(k)}" for k in cfg["model"] if trained.get(k) != cfg["model"][k])
         raise UsageError(f"resume: {path} was trained with {changed}: a resumed run keeps the model's shape")
     if before["optim"]["name"] != cfg["optim"]["name"] or before["optim"]["shared"] != cfg["optim"]["shared"]:
         raise UsageError(
