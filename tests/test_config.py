@@ -80,3 +80,22 @@ def test_a_time_limit_given_alone_drops_the_default_frame_limit():
     default = config()
     given_limits_win(default, [])
     assert default["max_frames"] == 500_000 and limits_text(default) == "stops at 500,000 frames"
+
+
+def test_a_multirun_expands_into_the_jobs_of_hydras_basic_sweeper():
+    """compose.py expands a sweep itself (Hydra's own code for it is private): every combination of
+    the swept values, a later override of a key replacing an earlier one; a sweeper's own search
+    space (interval) is left to the sweeper."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from a3c_cli.config.compose import hydra_args, sweep_jobs
+
+    parse = OverridesParser.create().parse_overrides
+    assert sweep_jobs(parse(["seed=0,1", "workers=2", "game=memory,Pong-ALE"])) == [
+        ["seed=0", "workers=2", "game=memory"], ["seed=0", "workers=2", "game=Pong-ALE"],
+        ["seed=1", "workers=2", "game=memory"], ["seed=1", "workers=2", "game=Pong-ALE"]]
+    assert sweep_jobs(parse(["seed=0,1", "seed=5"])) == [["seed=5"]]
+    assert sweep_jobs(parse(["seed=range(0,3)", "+x=1"])) == [[f"seed={s}", "+x=1"] for s in range(3)]
+    assert sweep_jobs(parse(["optim.lr=interval(1e-4,1e-3)"])) is None
+    parsed = hydra_args(["-m", "--cfg", "job", "seed=0,1", "-cd", "here"])
+    assert (parsed.multirun, parsed.cfg, parsed.config_dir, parsed.overrides) == (True, "job", "here", ["seed=0,1"])

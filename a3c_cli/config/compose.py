@@ -4,7 +4,9 @@ on stderr and exit code 2, not a traceback after processes have started."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import itertools
 import re
 import sys
 
@@ -37,17 +39,51 @@ def normalize_game_names(overrides: list[str]) -> list[str]:
     return [_VERSION_SUFFIX.sub("", o) if o.startswith("game=") else o for o in overrides]
 
 
+def hydra_args(args: list[str]) -> argparse.Namespace:
+    """The command line as a Hydra app reads it (Hydra's own flags, then the overrides); a bad
+    flag exits with argparse's message, as Hydra would."""
+    import hydra
+
+    parser = argparse.ArgumentParser(add_help=False)
+    for flags in (["--help", "-h"], ["--hydra-help"], ["--resolve"], ["--run", "-r"], ["--multirun", "-m"],
+                  ["--shell-completion", "-sc"]):
+        parser.add_argument(*flags, action="store_true")
+    for flags in (["--package", "-p"], ["--config-path", "-cp"], ["--config-name", "-cn"], ["--config-dir", "-cd"],
+                  ["--experimental-rerun"]):
+        parser.add_argument(*flags)
+    parser.add_argument("--cfg", "-c", choices=["job", "hydra", "all"])
+    parser.add_argument("--info", "-i", nargs="?", const="all",
+                        choices=["all", "config", "defaults", "defaults-tree", "plugins", "searchpath"])
+    parser.add_argument("--version", action="version", version=f"Hydra {hydra.__version__}")
+    parser.add_argument("overrides", nargs="*")
+    return parser.parse_args(args)
+
+
+def sweep_jobs(overrides: list) -> list[list[str]] | None:
+    """The jobs of a multirun under Hydra's basic sweeper: every combination of the values each
+    key sweeps (a=1,2 b=x,y: four jobs), a later override of a key replacing an earlier one.
+    None for a sweeper's own search space (interval, tag), which only the sweeper expands."""
+    by_key: dict[str, list[str]] = {}
+    for override in overrides:
+        key = override.get_key_element()
+        if not override.is_sweep_override():
+            by_key[key] = [f"{key}={override.get_value_element_as_str()}"]
+        elif override.is_discrete_sweep():
+            by_key[key] = [f"{key}={value}" for value in override.sweep_string_iterator()]
+        else:
+            return None
+    return [list(job) for job in itertools.product(*by_key.values())]
+
+
 def precheck(command: str, args: list[str]) -> dict | None:
     """Compose and validate every job the args describe, as Hydra will; raise UsageError.
     Returns the resolved config of a single run (None for a sweep, or when Hydra must judge)."""
     from hydra import compose, initialize_config_dir
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra._internal.utils import get_args_parser
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
     config_name, check = CONFIGS[command]
-    parsed = get_args_parser().parse_args(args)
+    parsed = hydra_args(args)
     if parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion:
         return
     if parsed.config_dir or parsed.config_path or parsed.config_name:
@@ -56,13 +92,9 @@ def precheck(command: str, args: list[str]) -> dict | None:
         overrides = OverridesParser.create().parse_overrides(parsed.overrides)
     except HydraException as exc:
         raise UsageError(f"cannot parse overrides: {_first_line(exc)}") from exc
-    if parsed.multirun:
-        try:
-            jobs = BasicSweeper.split_arguments(overrides, None)[0]
-        except HydraException:
-            return  # a sweeper's own search space (interval, tag): the jobs are checked as they start
-    else:
-        jobs = [parsed.overrides]
+    jobs = sweep_jobs(overrides) if parsed.multirun else [parsed.overrides]
+    if jobs is None:
+        return  # a sweeper's own search space: the jobs are checked as they start
     plain = None
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         if parsed.multirun:
