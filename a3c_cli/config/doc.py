@@ -24,7 +24,8 @@ ESCAPES = str.maketrans({"|": r"\|", "<": r"\<", "*": r"\*"})  # in a table's ce
 # (title, schema, key prefix, the file of conf/ whose values replace the schema's defaults)
 TABLES = [
     ("`a3c train`", schema.TrainConfig, "", "config.yaml"),
-    ("`model=lstm`", schema.ModelConfig, "model.", "model/lstm.yaml"),
+    ("`model=lstm` (the default; `model=nature` sets torso nature and frame_size 84)", schema.ModelConfig, "model.",
+     "model/lstm.yaml"),
     ("`distributed`: none (the default) or gloo", schema.DistributedConfig, "distributed.", None),
     ("`optim`: every optimizer", schema.OptimConfig, "optim.", None),
     ("`optim=adam`", schema.AdamConfig, "optim.", "optim/adam.yaml"),
