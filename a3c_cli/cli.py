@@ -18,9 +18,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from a3c_cli.config.compose import given_limits_win, normalize_game_names, precheck, resolved
+from a3c_cli.config.compose import job_config, normalize_game_names, precheck
 from a3c_cli.config.schema import CONFIG_DIR, available_cpus
-from a3c_cli.config.validation import validate, validate_test
 from a3c_cli.distributed.launch import export_submitit_environment, launch_args
 from a3c_cli.records.resume import resume_in_place
 from a3c_cli.system.errors import Interrupted, RunFailed, UsageError
@@ -52,14 +51,11 @@ def train_app(cfg: DictConfig) -> float:
     with reported_errors("train"):
         if cfg.distributed.backend != "none":
             export_submitit_environment()  # before `${world_size:}` resolves: a job of the submitit launcher
-        plain = resolved(cfg)
-        given_limits_win(plain, list(HydraConfig.get().overrides.task))
-        validate(plain)
-        share_cores_between_jobs(plain)
+        job = job_config(cfg, "train", HydraConfig.get().overrides.task, workers=workers_under_joblib())
         start_fork_server()  # before torch loads here (~2 s): the workers' imports run meanwhile
         from a3c_cli.train.trainer import train  # torch and the emulators load only when a run starts
 
-        return train(plain, HydraConfig.get().runtime.output_dir)
+        return train(job, HydraConfig.get().runtime.output_dir)
     return -math.inf  # only reached by a failed job of a sweep: reported, and the sweep goes on
 
 
@@ -68,9 +64,8 @@ def test_app(cfg: DictConfig) -> float:
     from a3c_cli.commands.play import play
 
     with reported_errors("test"):
-        plain = resolved(cfg)
-        validate_test(plain)
-        return play(plain, HydraConfig.get().runtime.output_dir, HydraConfig.get().overrides.task)["return"]["mean"]
+        job = job_config(cfg, "test")
+        return play(job, HydraConfig.get().runtime.output_dir, HydraConfig.get().overrides.task)["return"]["mean"]
     return -math.inf
 
 
@@ -119,19 +114,20 @@ def in_sweep() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def share_cores_between_jobs(cfg: dict) -> None:
+def workers_under_joblib() -> int | None:
     """Under joblib's launcher several jobs train at once on this machine: unless `workers` was
-    given, each job gets its share of the cores instead of one worker per core."""
+    given, each job gets its share of the cores instead of one worker per core (None: no share)."""
     hydra_cfg = HydraConfig.get()
     if not in_sweep() or "joblib" not in hydra_cfg.launcher.get("_target_", "").lower():
-        return
+        return None
     if any(o.startswith("workers=") for o in hydra_cfg.overrides.task):
-        return
+        return None
     n_jobs = hydra_cfg.launcher.n_jobs
     cores = available_cpus()
-    cfg["workers"] = max(1, cores // (cores if n_jobs < 0 else n_jobs))
+    workers = max(1, cores // (cores if n_jobs < 0 else n_jobs))
     log.info("joblib runs %s jobs at once: %d workers per job on %d cores", "one per core" if n_jobs < 0 else n_jobs,
-             cfg["workers"], cores)
+             workers, cores)
+    return workers
 
 
 def _debug() -> bool:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-from a3c_cli.config.schema import CONFIG_DIR
+from a3c_cli.config.compose import job_config
+from a3c_cli.config.schema import CONFIG_DIR, TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 GAMES = sorted(p.stem for p in (REPO / "conf" / "game").glob("*.yaml"))
@@ -22,15 +22,16 @@ GAMES = sorted(p.stem for p in (REPO / "conf" / "game").glob("*.yaml"))
 GAME_OVERRIDES = {"retro": ["game.id=Airstriker-Genesis-v0"], "ale": ["game.id=ALE/Pong-v5"]}
 
 
-def game_config(name: str, *overrides: str) -> dict:
-    """The resolved config of `a3c train game=<name>`, with an id for the open-ended game files."""
+def game_config(name: str, *overrides: str) -> TrainConfig:
+    """The config of `a3c train game=<name>`, with an id for the open-ended game files."""
     return config(f"game={name}", *GAME_OVERRIDES.get(name, []), *overrides)
 
 
-def config(*overrides: str) -> dict:
-    """The resolved job config for these overrides, exactly as `a3c train` composes it."""
+def config(*overrides: str) -> TrainConfig:
+    """The job config for these overrides, exactly as `a3c train` composes it: typed, checked
+    (a bad value raises UsageError) and read-only."""
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        return OmegaConf.to_container(compose("config", overrides=list(overrides)), resolve=True, throw_on_missing=True)
+        return job_config(compose("config", overrides=list(overrides)), "train", overrides)
 
 
 STARTED: list[subprocess.Popen] = []  # trainers a test started and talks to while they run

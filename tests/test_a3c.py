@@ -4,6 +4,7 @@ for classic (one environment per worker) and batched rollouts."""
 import copy
 import json
 import math
+import pickle
 import subprocess
 import sys
 
@@ -15,9 +16,10 @@ from a3c_cli.agent.entropy import ENTROPY_COEF_RANGE, EntropyWeight
 from a3c_cli.agent.model import ActorCritic
 from a3c_cli.agent.optim import SharedAdam, SharedRMSprop
 from a3c_cli.agent.worker import Actor, Rollout, a3c_loss, gae, learn
+from a3c_cli.config.schema import TrainConfig
 from a3c_cli.games.make import make_vector_env
 
-CFG = {"gamma": 0.9, "gae_lambda": 0.8, "value_coef": 0.5, "entropy_coef": 0.01, "max_grad_norm": 1e9}
+CFG = TrainConfig(gamma=0.9, gae_lambda=0.8, value_coef=0.5, entropy_coef=0.01, max_grad_norm=1e9)
 
 
 def direct_gae(rewards, values, next_values, dones, gamma, lam):
@@ -106,15 +108,15 @@ def single_environment_gradient(model: ActorCritic, rollout: Rollout) -> list[to
     following = torch.cat([values[1:].detach(), rollout.last_value])
     next_values = torch.where(dones.bool(), rollout.next_values[:, 0], following)
     advantages = direct_gae(rewards.tolist(), values.detach().tolist(), next_values.tolist(), dones.tolist(),
-                            CFG["gamma"], CFG["gae_lambda"])
+                            CFG.gamma, CFG.gae_lambda)
     returns = advantages + values.detach()
     log_probs = torch.log_softmax(logits, -1)
     chosen = log_probs.gather(1, rollout.actions[:, 0:1]).squeeze(1)
     entropy = -(log_probs.exp() * log_probs).sum()
     loss = (
         -(chosen * advantages).sum()
-        + CFG["value_coef"] * 0.5 * (returns - values).pow(2).sum()
-        - CFG["entropy_coef"] * entropy
+        + CFG.value_coef * 0.5 * (returns - values).pow(2).sum()
+        - CFG.entropy_coef * entropy
     )
     return list(torch.autograd.grad(loss, list(model.parameters())))
 
@@ -137,7 +139,7 @@ def test_every_update_applies_exactly_the_gradient_of_its_rollout(envs):
         rollout = random_rollout(update, local, envs=envs)
         expected = rollout_gradient(local, rollout)
         before = [p.detach().clone() for p in shared.parameters()]
-        learn(local, shared, optimizer, rollout, CFG, CFG["entropy_coef"])
+        learn(local, shared, optimizer, rollout, CFG, CFG.entropy_coef)
         for b, p, g in zip(before, shared.parameters(), expected):
             # float32 sums in another order: compare whole tensors (a wrong gradient is off by far more)
             assert (b - p.detach() - g).norm() <= 1e-4 * g.norm()
@@ -168,7 +170,7 @@ def test_shared_optimizers_follow_torchs_update_rule(shared_kind, reference_kind
         for p, g in zip(reference.parameters(), rollout_gradient(local, rollout)):
             p.grad = g
         reference_optimizer.step()
-        learn(local, shared, optimizer, rollout, CFG, CFG["entropy_coef"])
+        learn(local, shared, optimizer, rollout, CFG, CFG.entropy_coef)
         for p, q in zip(shared.parameters(), reference.parameters()):
             torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-6)
 
@@ -182,7 +184,7 @@ def test_a_non_finite_gradient_is_skipped_not_applied():
     rollout = random_rollout(3, local)
     rollout.rewards[2] = float("nan")
     before = [p.detach().clone() for p in shared.parameters()]
-    stats = learn(local, shared, optimizer, rollout, CFG, CFG["entropy_coef"])
+    stats = learn(local, shared, optimizer, rollout, CFG, CFG.entropy_coef)
     assert stats["skipped"]
     for b, p in zip(before, shared.parameters()):
         assert torch.equal(b, p)
@@ -239,8 +241,8 @@ def test_learning_from_the_actors_graph_equals_a_fresh_pass_over_its_rollout():
     and starting inside the rollout, the LSTM state carried from the rollout before): its logits,
     values and their gradients must be those of one batched pass over the rollout's frames."""
     torch.manual_seed(0)
-    game = game_config("memory")["game"]
-    model = ActorCritic(num_actions=len(game["actions"]), frame_size=42, channels=8, lstm_size=16)
+    game = game_config("memory").game
+    model = ActorCritic(num_actions=len(game.actions), frame_size=42, channels=8, lstm_size=16)
     actor = Actor(make_vector_env(game, 42, 3), model, steps=12, seed=0)
     for _ in range(2):  # the second rollout starts from the first one's last state
         rollout = actor.rollout()
@@ -261,20 +263,20 @@ def test_learning_from_the_actors_graph_equals_a_fresh_pass_over_its_rollout():
 
 
 WORKER_AFTER_THE_FORK = """
-import json, sys
-cfg = json.loads(sys.argv[1])
+import json, pickle, sys
 import a3c_cli.train.preload  # what the trainer's fork server imports before it forks a worker
 before = set(sys.modules)
+cfg = pickle.loads(bytes.fromhex(sys.argv[1]))  # the config, as a worker receives it
 from a3c_cli.agent.worker import Actor, learn
 from a3c_cli.games.make import make_vector_env
 from a3c_cli.agent.model import build_model
 from a3c_cli.agent.optim import build_optimizer
-shared = build_model(cfg).share_memory()
-optimizer = build_optimizer(cfg["optim"], shared.parameters())
-model = build_model(cfg)
-actor = Actor(make_vector_env(cfg["game"], cfg["model"]["frame_size"], 2), model, 5, 0)
+shared = build_model(cfg.model, len(cfg.game.actions)).share_memory()
+optimizer = build_optimizer(cfg.optim, shared.parameters())
+model = build_model(cfg.model, len(cfg.game.actions))
+actor = Actor(make_vector_env(cfg.game, cfg.model.frame_size, 2), model, 5, 0)
 for _ in range(2):
-    learn(model, shared, optimizer, actor.rollout(), cfg, cfg["entropy_coef"])
+    learn(model, shared, optimizer, actor.rollout(), cfg, cfg.entropy_coef)
 print(json.dumps(sorted(set(sys.modules) - before)))
 """
 
@@ -288,7 +290,8 @@ def test_a_worker_imports_next_to_nothing_after_the_fork_server_forked_it(game, 
     fork; ale_py, 7 MB."""
     cfg = config(f"game={game}", f"optim={optim}")
     result = subprocess.run(
-        [sys.executable, "-c", WORKER_AFTER_THE_FORK, json.dumps(cfg)], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", WORKER_AFTER_THE_FORK, pickle.dumps(cfg).hex()], capture_output=True, text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     imported = json.loads(result.stdout.splitlines()[-1])

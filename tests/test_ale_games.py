@@ -4,6 +4,8 @@ life loss as the end of a learning episode, and whole games' scores and lengths.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -24,18 +26,18 @@ class FrameByFrame:
     def __init__(self, game: dict, seed: int):
         register_ale()
         self.game = game
-        self.env = gym.make(game["id"], frameskip=1, repeat_action_probability=0.0, full_action_space=False,
+        self.env = gym.make(game.id, frameskip=1, repeat_action_probability=0.0, full_action_space=False,
                             obs_type="grayscale")
         meanings = self.env.unwrapped.get_action_meanings()
-        self.actions = [meanings.index(names[0]) for names in game["actions"]]
-        self.serve = self.actions[game["actions"].index(game["serve"])] if game["serve"] else None
+        self.actions = [meanings.index(names[0]) for names in game.actions]
+        self.serve = self.actions[game.actions.index(game.serve)] if game.serve else None
         screen, info = self.env.reset(seed=seed)
         self.lives, self.serving = info["lives"], self.serve is not None
         self.frame = self.observe(screen, screen)
 
     def observe(self, before_last, last) -> np.ndarray:
-        screen = np.maximum(before_last, last) if self.game["max_pool"] else last
-        return gray_crop_resize(screen, 42, self.game["crop"])
+        screen = np.maximum(before_last, last) if self.game.max_pool else last
+        return gray_crop_resize(screen, 42, self.game.crop)
 
     def step(self, action: int):
         """(frame, points, life lost, game over) of one agent step."""
@@ -54,14 +56,14 @@ class FrameByFrame:
 
 def play_one_game(name: str, max_pool: bool, life_loss: bool, seed: int = 3):
     game = game_config(name, f"game.max_pool={str(max_pool).lower()}", "game.sticky_prob=0.0",
-                       f"game.life_loss_ends_episode={str(life_loss).lower()}", "game.max_steps_without_reward=null")["game"]
+                       f"game.life_loss_ends_episode={str(life_loss).lower()}", "game.max_steps_without_reward=null").game
     envs, reference = AleGames(game, 42, 1), FrameByFrame(game, seed)
     obs, _ = envs.reset(seed=[seed])
     assert np.array_equal(obs[0], reference.frame)
     rng = np.random.default_rng(seed)
     points, steps, learning_ends = 0.0, 0, 0
     for _ in range(27_000):
-        action = int(rng.integers(len(game["actions"])))
+        action = int(rng.integers(len(game.actions)))
         obs, reward, terminated, truncated, info = envs.step(np.array([action]))
         frame, scored, life_lost, over = reference.step(action)
         points, steps = points + scored, steps + 1
@@ -91,12 +93,12 @@ def test_the_max_of_two_frames_shows_what_flickers():
     """SpaceInvaders draws some sprites on alternate frames only. Played alike, the max of the last
     two frames of each skip is everywhere at least as bright as the last frame, and brighter on
     many steps: what the last frame alone never shows."""
-    game = game_config("SpaceInvaders-ALE", "game.sticky_prob=0.0")["game"]
-    pooled, last = AleGames({**game, "max_pool": True}, 42, 1), AleGames({**game, "max_pool": False}, 42, 1)
+    game = game_config("SpaceInvaders-ALE", "game.sticky_prob=0.0").game
+    pooled, last = AleGames(replace(game, max_pool=True), 42, 1), AleGames(replace(game, max_pool=False), 42, 1)
     pooled.reset(seed=[0])
     last.reset(seed=[0])
     brighter = 0
-    for action in np.random.default_rng(0).integers(len(game["actions"]), size=300):
+    for action in np.random.default_rng(0).integers(len(game.actions), size=300):
         with_max, *_ = pooled.step(np.array([action]))
         without, *_ = last.step(np.array([action]))
         assert (with_max.astype(int) >= without.astype(int) - 1).all()  # - 1: rounding of the resize
@@ -106,10 +108,10 @@ def test_the_max_of_two_frames_shows_what_flickers():
 
 def test_the_serve_is_pressed_after_each_life_lost():
     """A Breakout agent that never presses FIRE still loses its five lives: the ball is served."""
-    game = game_config("Breakout-ALE", "game.max_steps_without_reward=null")["game"]
+    game = game_config("Breakout-ALE", "game.max_steps_without_reward=null").game
     envs = AleGames(game, 42, 2)
     envs.reset(seed=[0, 1])
-    noop = game["actions"].index(["NOOP"])
+    noop = game.actions.index(("NOOP",))
     games = []
     for _ in range(5_000):
         _, _, _, _, info = envs.step(np.full(2, noop))
@@ -121,7 +123,7 @@ def test_the_serve_is_pressed_after_each_life_lost():
 
 
 def test_a_game_without_reward_for_too_long_is_cut_and_starts_again():
-    game = game_config("Breakout-ALE", "game.max_steps_without_reward=30", "game.serve=null")["game"]
+    game = game_config("Breakout-ALE", "game.max_steps_without_reward=30", "game.serve=null").game
     envs = AleGames(game, 42, 2)
     first, _ = envs.reset(seed=[0, 1])
     for step in range(30):

@@ -3,13 +3,16 @@
 import os
 import pickle
 import random
+from dataclasses import replace
 
 import pytest
 import torch
 from conftest import config
 
-from a3c_cli.agent.model import build_model
+from a3c_cli.agent.model import build_model, trained_model
 from a3c_cli.agent.optim import build_optimizer
+from a3c_cli.config import schema
+from a3c_cli.config.schema import AdamConfig, from_record
 from a3c_cli.records.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.system.errors import UsageError
 
@@ -17,10 +20,10 @@ from a3c_cli.system.errors import UsageError
 @pytest.fixture
 def checkpoint():
     cfg = config("model.lstm_size=32", "model.channels=8")
-    model = build_model(cfg)
-    optimizer = build_optimizer(cfg["optim"], model.parameters())
+    model = build_model(cfg.model, len(cfg.game.actions))
+    optimizer = build_optimizer(cfg.optim, model.parameters())
     return make_checkpoint(model, optimizer, {"frames": 100, "updates": 5, "episodes": 1, "skipped_updates": 0}, cfg,
-                           {"eval_return": {"mean": 1.0, "min": 0.0, "max": 2.0}}, 1.0, cfg["entropy_coef"])
+                           {"eval_return": {"mean": 1.0, "min": 0.0, "max": 2.0}}, 1.0, cfg.entropy_coef)
 
 
 def test_round_trip_with_weights_only(tmp_path, checkpoint):
@@ -29,9 +32,10 @@ def test_round_trip_with_weights_only(tmp_path, checkpoint):
     plain = torch.load(path, weights_only=True)  # what any user can do with it
     assert plain["counters"]["frames"] == 100 and plain["actions"] == checkpoint["actions"]
     loaded = load_checkpoint(path)
-    model = build_model(loaded["config"])
+    assert loaded["config"] == schema.plain(config("model.lstm_size=32", "model.channels=8"))  # builtins only
+    model = trained_model(loaded["config"])
     model.load_state_dict(loaded["model"])
-    optimizer = build_optimizer(loaded["config"]["optim"], model.parameters())
+    optimizer = build_optimizer(from_record(AdamConfig, loaded["config"]["optim"]), model.parameters())
     optimizer.load_state_dict(loaded["optimizer"])
     assert [p.name for p in tmp_path.iterdir()] == ["latest.pt"]
 
@@ -103,12 +107,12 @@ def test_a_checkpoint_of_another_game_action_set_or_lstm_is_refused_in_one_line(
     from a3c_cli.commands.play import check_compatible
 
     path = tmp_path / "best.pt"
-    game = checkpoint["config"]["game"]
+    game = config("model.lstm_size=32", "model.channels=8").game  # the game the checkpoint was trained on
     check_compatible(checkpoint, path, game, None)  # fits: nothing raised
     check_compatible(checkpoint, path, game, 32)
     refusals = [
-        ({**config("game=memory")["game"]}, None, f"was trained on {game['name']}, not memory"),
-        ({**game, "actions": [["LEFT"], ["RIGHT"]]}, None, f"trained with {len(game['actions'])} actions"),
+        (config("game=memory").game, None, f"was trained on {game.name}, not memory"),
+        (replace(game, actions=[["LEFT"], ["RIGHT"]]), None, f"trained with {len(game.actions)} actions"),
         (game, 128, "has an LSTM of size 32, not lstm_size=128"),
     ]
     for other, lstm_size, says in refusals:

@@ -62,6 +62,8 @@ def one_error_line(code: int, out: str, err: str) -> str:
     (["train", "game.frame_skipp=2"], "unknown key 'game.frame_skipp'"),
     (["train", "optim=sgd"], "unknown optim 'sgd'"),
     (["train", "-m", "optim.lr=1e-4,-1"], "optim.lr=-1"),  # every job of a sweep is checked first
+    (["train", "-m", "seed=0,1", "workers=1,0"], "workers=0"),  # every combination
+    (["train", "game=ale"], "a3c train: error: game.id is required: add game.id=... to the command"),
     (["train", "max_frames=[1"], "cannot parse overrides"),
     (["train", "game=memory", "game.sticky_prob=1.0"], "game.sticky_prob=1.0"),
     (["test", "game=memory", "episodes=0"], "a3c test: error: episodes=0"),
@@ -111,8 +113,8 @@ def memory_run(tmp_path):
     the model overrides it was trained with."""
     model = ["model.lstm_size=32", "model.channels=8"]
     cfg = config("game=memory", *model)
-    net = build_model(cfg)
-    optimizer = build_optimizer(cfg["optim"], net.parameters())
+    net = build_model(cfg.model, len(cfg.game.actions))
+    optimizer = build_optimizer(cfg.optim, net.parameters())
     run = tmp_path / "outputs" / "memory" / "2026-01-01_00-00-00"
     (run / "checkpoints").mkdir(parents=True)
     save_checkpoint(
@@ -123,7 +125,7 @@ def memory_run(tmp_path):
             cfg,
             None,
             None,
-            cfg["entropy_coef"],
+            cfg.entropy_coef,
         ),
         run / "checkpoints" / "latest.pt",
     )

@@ -1,50 +1,53 @@
-import pytest
-from conftest import GAMES, config, game_config
+import pickle
+from dataclasses import FrozenInstanceError
 
-from a3c_cli.config.validation import validate
+import pytest
+from conftest import GAME_OVERRIDES, GAMES, config, game_config
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from a3c_cli.config.compose import job_config
+from a3c_cli.config.schema import CONFIG_DIR, EndStopConfig, RetroGameConfig, TrainConfig, plain
 from a3c_cli.system.errors import UsageError
 
 
 @pytest.mark.parametrize("game", GAMES)
 def test_every_game_file_composes_and_validates(game):
-    cfg = game_config(game)
-    validate(cfg)
+    cfg = game_config(game)  # validated as it composes
     if game in ("retro", "ale"):  # named after the id given on the command line
-        assert cfg["game"]["name"] == cfg["game"]["id"].replace("/", "-")
-        assert cfg["game"]["actions"] == []  # all of the game's actions
+        assert cfg.game.name == cfg.game.id.replace("/", "-")
+        assert cfg.game.actions == ()  # all of the game's actions
     else:
-        assert cfg["game"]["name"] == game  # run dirs and checkpoints/<game>/ are named by it
-        assert len(cfg["game"]["actions"]) >= 2
+        assert cfg.game.name == game  # run dirs and checkpoints/<game>/ are named by it
+        assert len(cfg.game.actions) >= 2
 
 
 @pytest.mark.parametrize("optim", ["adam", "rmsprop"])
 def test_optimizer_groups(optim):
     cfg = config(f"optim={optim}", "optim.lr=3e-4", "optim.shared=false")
-    validate(cfg)
-    assert cfg["optim"]["name"] == optim
-    assert cfg["optim"]["lr"] == 3e-4 and cfg["optim"]["shared"] is False
+    assert cfg.optim.name == optim
+    assert cfg.optim.lr == 3e-4 and cfg.optim.shared is False
 
 
 def test_default_run_is_airstriker_with_one_worker_per_core():
     import os
 
     cfg = config()
-    assert cfg["game"]["id"] == "Airstriker-Genesis-v0"
-    assert cfg["workers"] == len(os.sched_getaffinity(0))
+    assert cfg.game.id == "Airstriker-Genesis-v0"
+    assert cfg.workers == len(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize("optim", ["adam", "rmsprop"])
 def test_defaults_keep_16_environments_and_shrink_the_step_with_more_workers(optim):
     """Up to 4 workers: 8 environments each at the optimizer's own rate; more: ~16 environments
     in all, down to classic A3C, and the rate times 2 / workers. The command line wins."""
-    own = config(f"optim={optim}", "workers=2")["optim"]["lr"]
+    own = config(f"optim={optim}", "workers=2").optim.lr
     for workers, envs in ((1, 8), (2, 8), (4, 8), (5, 3), (8, 2), (16, 1), (32, 1)):
         cfg = config(f"optim={optim}", f"workers={workers}")
-        validate(cfg)
-        assert cfg["envs_per_worker"] == envs
-        assert cfg["optim"]["lr"] == pytest.approx(own if workers <= 4 else own * 2 / workers)
+        assert cfg.envs_per_worker == envs
+        assert cfg.optim.lr == pytest.approx(own if workers <= 4 else own * 2 / workers)
     chosen = config(f"optim={optim}", "workers=16", "envs_per_worker=8", "optim.lr=3e-4")
-    assert (chosen["envs_per_worker"], chosen["optim"]["lr"]) == (8, 3e-4)
+    assert (chosen.envs_per_worker, chosen.optim.lr) == (8, 3e-4)
 
 
 @pytest.mark.parametrize("override, key", [
@@ -56,30 +59,25 @@ def test_defaults_keep_16_environments_and_shrink_the_step_with_more_workers(opt
     (["model.torso=nature", "model.frame_size=84"], None),
 ])
 def test_validate_names_the_bad_key(override, key):
-    cfg = config(*([override] if isinstance(override, str) else override))
+    overrides = [override] if isinstance(override, str) else override
     if key is None:  # a valid override, for contrast
-        validate(cfg)
+        config(*overrides)
         return
     with pytest.raises(UsageError, match=key.replace(".", r"\.")):
-        validate(cfg)
+        config(*overrides)
 
 
 def test_a_time_limit_given_alone_drops_the_default_frame_limit():
     """`a3c train max_minutes=15` runs 15 minutes, not until the default max_frames comes first."""
-    from a3c_cli.config.compose import given_limits_win
     from a3c_cli.train.loop import limits_text
 
     cfg = config("max_minutes=15")
-    given_limits_win(cfg, ["max_minutes=15"])
-    validate(cfg)
-    assert cfg["max_frames"] is None and limits_text(cfg) == "stops after 15 minutes"
+    assert cfg.max_frames is None and limits_text(cfg) == "stops after 15 minutes"
     both = config("max_minutes=15", "max_frames=2000000")
-    given_limits_win(both, ["max_minutes=15", "max_frames=2000000"])
-    assert both["max_frames"] == 2_000_000
+    assert both.max_frames == 2_000_000
     assert limits_text(both) == "stops at 2,000,000 frames or after 15 minutes, whichever comes first"
     default = config()
-    given_limits_win(default, [])
-    assert default["max_frames"] == 500_000 and limits_text(default) == "stops at 500,000 frames"
+    assert default.max_frames == 500_000 and limits_text(default) == "stops at 500,000 frames"
 
 
 def test_a_multirun_expands_into_the_jobs_of_hydras_basic_sweeper():
@@ -99,3 +97,35 @@ def test_a_multirun_expands_into_the_jobs_of_hydras_basic_sweeper():
     assert sweep_jobs(parse(["optim.lr=interval(1e-4,1e-3)"])) is None
     parsed = hydra_args(["-m", "--cfg", "job", "seed=0,1", "-cd", "here"])
     assert (parsed.multirun, parsed.cfg, parsed.config_dir, parsed.overrides) == (True, "job", "here", ["seed=0,1"])
+
+
+def test_the_config_is_typed_and_read_only_once_composed():
+    """What every part of a run reads: the schema's dataclasses, as attributes. Nothing can change
+    them once composed (their lists are tuples), here or in a process they are pickled into."""
+    cfg = game_config("Pong-Atari2600")
+    assert isinstance(cfg, TrainConfig) and isinstance(cfg.game, RetroGameConfig)
+    assert isinstance(cfg.game.end_stop, EndStopConfig) and cfg.game.actions == ((), ("UP",), ("DOWN",))
+    worker_copy = pickle.loads(pickle.dumps(cfg))
+    assert worker_copy == cfg
+    for changes in (lambda c: setattr(c, "workers", 3), lambda c: setattr(c.game, "frame_skip", 2),
+                    lambda c: setattr(c, "overrides", []), lambda c: delattr(c, "seed")):
+        for each in (cfg, worker_copy):
+            with pytest.raises(FrozenInstanceError):
+                changes(each)
+
+
+@pytest.mark.parametrize("game", GAMES)
+def test_records_keep_the_config_as_hydra_composes_it(game):
+    """Checkpoints, metrics.jsonl and committed rows keep plain(cfg): the dict of old, key for key."""
+    overrides = [f"game={game}", *GAME_OVERRIDES.get(game, []), "optim=rmsprop"]
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        composed = compose("config", overrides=overrides)
+        assert plain(job_config(composed, "train", overrides)) == OmegaConf.to_container(composed, resolve=True)
+
+
+def test_a_joblib_jobs_share_of_the_cores_leaves_the_defaults_that_follow_the_workers():
+    """Under joblib's launcher a job's workers are its share of the cores (cli.workers_under_joblib),
+    set after the defaults that follow `workers` resolved, as they always were."""
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = job_config(compose("config", overrides=["workers=16"]), "train", ["workers=16"], workers=2)
+    assert (cfg.workers, cfg.envs_per_worker) == (2, 1)

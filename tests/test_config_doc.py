@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import config
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
 from a3c_cli.config import schema
+from a3c_cli.config.compose import job_config
 from a3c_cli.config.doc import DOC, TABLES, comments, description, main
-from a3c_cli.config.schema import CONFIG_DIR
+from a3c_cli.config.schema import CONFIG_DIR, plain
 
 SCHEMAS = [c for c in vars(schema).values() if dataclasses.is_dataclass(c) and c.__module__ == schema.__name__]
 
@@ -111,19 +111,20 @@ TEST = {
 
 @pytest.mark.parametrize("optim", ["adam", "rmsprop"])
 def test_the_schema_defaults_compose_as_before(optim):
-    """The YAML no longer restates the schema: the composed values, their types and order stay the same."""
-    cfg = config(f"optim={optim}", "workers=2")
+    """The YAML no longer restates the schema: the composed values, their types and order stay the same
+    (as records keep them: plain dicts)."""
+    cfg = plain(config(f"optim={optim}", "workers=2"))
     assert list(cfg)[:3] == ["game", "optim", "model"] and typed(cfg) == typed(TRAIN)
     assert typed(cfg["optim"]) == typed(OPTIM[optim])
     assert typed(cfg["model"]) == typed({"frame_size": 42, "channels": 32, "torso": "small", "lstm_size": 256,
                                          "recurrent": True})
     many = config(f"optim={optim}", "workers=16")
-    assert (many["envs_per_worker"], many["optim"]["lr"]) == (1, OPTIM[optim]["lr"] * 2 / 16)
+    assert (many.envs_per_worker, many.optim.lr) == (1, OPTIM[optim]["lr"] * 2 / 16)
 
 
 def test_the_test_config_composes_as_before():
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        cfg = OmegaConf.to_container(compose("test"), resolve=True)
+        cfg = plain(job_config(compose("test"), "test"))
     assert list(cfg)[0] == "game" and typed(cfg) == typed(TEST)
 
 

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,12 @@ from conftest import REPO, child_pids, config, records, running
 
 from a3c_cli.agent.counters import Counters
 from a3c_cli.agent.model import build_model
+from a3c_cli.config.schema import DistributedConfig
 from a3c_cli.distributed.launch import launch_args
 from a3c_cli.distributed.sync import Link, RankLost
 from a3c_cli.system.errors import UsageError
 
-SETTINGS = {"distributed": {"sync_interval": 0.1, "reduce": "sum"}}
+SETTINGS = DistributedConfig(backend="gloo", sync_interval=0.1, reduce="sum")
 
 
 def change(model: torch.nn.Module, rank: int, step: int) -> list[torch.Tensor]:
@@ -38,13 +40,18 @@ def change(model: torch.nn.Module, rank: int, step: int) -> list[torch.Tensor]:
     return changes
 
 
+def memory_model() -> torch.nn.Module:
+    cfg = config("game=memory")
+    return build_model(cfg.model, len(cfg.game.actions))
+
+
 def sync_ranks(rank: int, world_size: int, store_path: str, reduce: str, results) -> None:
     store = dist.FileStore(store_path, world_size)
     dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size)
     torch.manual_seed(0)  # the same start on every rank, as share_start makes it
-    model = build_model(config("game=memory"))
+    model = memory_model()
     start = [p.detach().clone() for p in model.parameters()]
-    link = Link({"distributed": {**SETTINGS["distributed"], "reduce": reduce}}, model, store, None)
+    link = Link(replace(SETTINGS, reduce=reduce), model, store, None)
     counters = Counters(mp.get_context("spawn"), slots=1)
     made = []
     for step in range(3):
@@ -100,10 +107,10 @@ def test_with_one_rank_a_sync_changes_nothing(tmp_path):
 def test_one_rank_composes_the_same_run_as_no_distributed(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "1")
     one, none = config("distributed=gloo", "workers=8"), config("workers=8")
-    assert {k: v for k, v in one.items() if k != "distributed"} == {k: v for k, v in none.items() if k != "distributed"}
+    assert replace(one, distributed=none.distributed) == none
     monkeypatch.setenv("WORLD_SIZE", "2")
     two = config("distributed=gloo", "workers=4")  # 8 workers in all: the defaults of 8 workers
-    assert (two["optim"]["lr"], two["envs_per_worker"]) == (none["optim"]["lr"], none["envs_per_worker"])
+    assert (two.optim.lr, two.envs_per_worker) == (none.optim.lr, none.envs_per_worker)
 
 
 # -- the command line of each rank ----------------------------------------------------------------
@@ -120,13 +127,13 @@ def launcher(monkeypatch, rank: int, world_size: int = 2, restart: int = 0, run_
 
 
 def test_every_rank_agrees_on_one_run_directory(monkeypatch, tmp_path):
-    cfg = {**config("game=memory", "distributed=gloo"), "resume": "some/run"}
+    cfg = replace(config("game=memory", "distributed=gloo"), resume="some/run")
     launcher(monkeypatch, 0)
     assert launch_args(cfg, ["game=memory", "resume=some/run"])[1] == [
         "game=memory", "resume=some/run", f"hydra.run.dir={Path('outputs/memory/job7')}"]
     launcher(monkeypatch, 1)  # rank 0 reads the checkpoint and sends it: rank 1 needs no shared disk
     cfg1, args1 = launch_args(cfg, ["game=memory", "resume=some/run", f"hydra.run.dir={tmp_path}"])
-    assert args1 == ["game=memory", f"hydra.run.dir={tmp_path / 'rank-1'}"] and cfg1["resume"] is None
+    assert args1 == ["game=memory", f"hydra.run.dir={tmp_path / 'rank-1'}"] and cfg1.resume is None
 
 
 def test_a_restarted_attempt_goes_on_from_the_runs_latest_checkpoint(monkeypatch, tmp_path):
@@ -136,7 +143,7 @@ def test_a_restarted_attempt_goes_on_from_the_runs_latest_checkpoint(monkeypatch
     assert launch_args(cfg, [f"hydra.run.dir={tmp_path}"])[1] == [f"hydra.run.dir={tmp_path}"]  # nothing saved yet
     (tmp_path / "checkpoints" / "latest.pt").write_bytes(b"")
     new_cfg, args = launch_args(cfg, [f"hydra.run.dir={tmp_path}"])
-    assert args == [f"resume={tmp_path}", f"hydra.run.dir={tmp_path}"] and new_cfg["resume"] == str(tmp_path)
+    assert args == [f"resume={tmp_path}", f"hydra.run.dir={tmp_path}"] and new_cfg.resume == str(tmp_path)
 
 
 @pytest.mark.parametrize(("env", "overrides", "says"), [
@@ -169,7 +176,7 @@ def test_a_rank_that_stops_answering_is_named(tmp_path):
 def lose_rank(rank: int, store_path: str, results) -> None:
     store = dist.FileStore(store_path, 2)
     dist.init_process_group("gloo", store=store, rank=rank, world_size=2)
-    link = Link(SETTINGS, build_model(config("game=memory")), store, None)
+    link = Link(SETTINGS, memory_model(), store, None)
     counters = Counters(mp.get_context("spawn"), slots=1)
     link.exchange(counters, None, [])
     if rank == 1:

@@ -1,5 +1,7 @@
 """The evaluator's greedy episodes: all at once, in processes of their own, on real Pong."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 from conftest import game_config, in_fresh_process
@@ -15,14 +17,14 @@ EPISODES, SEED = 3, 100
 
 def pong() -> dict:
     # sticky actions and no-op starts: each environment's seed gives it an episode of its own
-    game = game_config("Pong-Atari2600", "game.sticky_prob=0.25")["game"]
+    game = game_config("Pong-Atari2600", "game.sticky_prob=0.25").game
     check_game(game)  # imports ale-py's ROM when it is missing
     return game
 
 
 def greedy_model(game: dict) -> ActorCritic:
     torch.manual_seed(0)
-    model = ActorCritic(len(game["actions"]))
+    model = ActorCritic(len(game.actions))
     # Logits far apart (the trained policy's scale, not the near-uniform start): the rounding of a
     # batch of 3 against a batch of 1 cannot flip an argmax.
     torch.nn.init.normal_(model.actor.weight, std=1.0)
@@ -58,7 +60,7 @@ def test_greedy_episodes_played_at_once_are_those_played_one_at_a_time():
 
 
 def test_an_episode_cut_by_a_step_limit_says_so():
-    game = {**pong(), "max_episode_steps": 40}
+    game = replace(pong(), max_episode_steps=40)
     episodes = in_fresh_process(all_at_once, game)
     assert [(episode["length"], episode["cut"]) for episode in episodes] == [(40, True)] * EPISODES
 
@@ -66,7 +68,7 @@ def test_an_episode_cut_by_a_step_limit_says_so():
 def test_sampled_episodes_are_drawn_from_the_policy():
     """Three Pong games alike (no sticky actions, no no-op starts): the argmax plays one game three
     times, samples from the policy play three different ones."""
-    game = {**pong(), "sticky_prob": 0.0, "noop_max": 0}
+    game = replace(pong(), sticky_prob=0.0, noop_max=0)
     lengths = {greedy: {e["length"] for e in in_fresh_process(play_alike, game, greedy)} for greedy in (True, False)}
     assert len(lengths[True]) == 1 and len(lengths[False]) == EPISODES
 

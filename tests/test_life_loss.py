@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow  # real emulators
 
 
 def breakout(life_loss: bool) -> dict:
-    return game_config("Breakout-ALE", f"game.life_loss_ends_episode={str(life_loss).lower()}")["game"]
+    return game_config("Breakout-ALE", f"game.life_loss_ends_episode={str(life_loss).lower()}").game
 
 
 def test_a_lost_life_ends_the_learning_episode_and_the_game_plays_on():
@@ -60,7 +60,7 @@ def test_only_the_learning_environments_split_games():
 
 @pytest.mark.usefixtures("atari_roms")
 def test_stable_retro_games_in_processes_of_their_own_split_too():
-    game = game_config("Breakout-Atari2600", "game.life_loss_ends_episode=true")["game"]
+    game = game_config("Breakout-Atari2600", "game.life_loss_ends_episode=true").game
     envs = make_vector_env(game, 42, 2)  # stable-retro: a ProcessVectorEnv
     envs.reset(seed=0)
     rng = np.random.default_rng(0)

@@ -1,12 +1,14 @@
 """Shared statistics are one set in shared memory, updated by every process."""
 
 import multiprocessing as mp
+from dataclasses import replace
 
 import pytest
 import torch
 from torch import nn
 
 from a3c_cli.agent.optim import SharedAdam, SharedRMSprop, build_optimizer
+from a3c_cli.config.schema import AdamConfig, RMSpropConfig
 
 
 def step_in_child(model, optimizer, steps):
@@ -62,29 +64,11 @@ def test_private_statistics_stay_in_each_worker():
 
 def test_build_optimizer_follows_the_config():
     model = nn.Linear(4, 2)
-    adam = {
-        "name": "adam",
-        "lr": 1e-4,
-        "eps": 1e-8,
-        "weight_decay": 0.0,
-        "shared": True,
-        "beta1": 0.9,
-        "beta2": 0.999,
-        "amsgrad": False,
-    }
+    adam = AdamConfig(lr=1e-4, eps=1e-8, weight_decay=0.0, shared=True, beta1=0.9, beta2=0.999, amsgrad=False)
     assert isinstance(build_optimizer(adam, model.parameters()), SharedAdam)
-    private = build_optimizer({**adam, "shared": False}, model.parameters())
+    private = build_optimizer(replace(adam, shared=False), model.parameters())
     assert type(private) is torch.optim.Adam and not private.state
-    rms = {
-        "name": "rmsprop",
-        "lr": 7e-4,
-        "eps": 1e-5,
-        "weight_decay": 0.0,
-        "shared": True,
-        "alpha": 0.99,
-        "momentum": 0.0,
-        "centered": False,
-    }
+    rms = RMSpropConfig(lr=7e-4, eps=1e-5, weight_decay=0.0, shared=True, alpha=0.99, momentum=0.0, centered=False)
     optimizer = build_optimizer(rms, model.parameters())
     assert isinstance(optimizer, SharedRMSprop)
     assert all(s["square_avg"].is_shared() for s in optimizer.state.values())

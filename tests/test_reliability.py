@@ -156,11 +156,12 @@ def test_a_read_only_output_directory_is_one_line(tmp_path):
 
 def test_divergence_is_judged_over_ten_updates_however_many_lines_they_take(tmp_path):
     """A slow machine makes a few updates a line: they add up until there are enough to judge."""
+    from a3c_cli.config.schema import TrainConfig
     from a3c_cli.records.metrics import RunRecords
     from a3c_cli.train.run_stats import RunStats
 
     start = {"frames": 0, "updates": 0, "episodes": 0, "skipped_updates": 0}
-    stats = RunStats({}, tmp_path, RunRecords(tmp_path), start, None, now=0.0)
+    stats = RunStats(TrainConfig(), tmp_path, RunRecords(tmp_path), start, None, now=0.0)
     said = []
     for line in range(1, 4):  # 4 updates a line, every one skipped
         counters = {**start, "frames": 640 * line, "updates": 4 * line, "skipped_updates": 4 * line}

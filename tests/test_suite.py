@@ -4,6 +4,7 @@ budget, interrupted and gone on with (slow)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from conftest import a3c
@@ -129,12 +130,13 @@ def test_a_shipped_agent_is_the_weights_at_the_budget_with_their_score(tmp_path,
     from a3c_cli.agent.optim import build_optimizer
     from a3c_cli.bench.suite_report import ship_agent
     from a3c_cli.commands import play
+    from a3c_cli.config.schema import TestConfig
     from a3c_cli.records.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 
     cfg = game_config("memory")
-    model = build_model(cfg)
+    model = build_model(cfg.model, len(cfg.game.actions))
     counters = {"frames": 10_000_000, "updates": 1, "episodes": 1, "skipped_updates": 0}
-    save_checkpoint(make_checkpoint(model, build_optimizer(cfg["optim"], model.parameters()), counters, cfg, None, None,
+    save_checkpoint(make_checkpoint(model, build_optimizer(cfg.optim, model.parameters()), counters, cfg, None, None,
                                     0.01), tmp_path / "run" / "checkpoints" / "latest.pt")
     row = {"game": "memory", "frames": 10_000_000, "train_last100": 0.9, "commit": "abc1234", "machine": {},
            "greedy_sticky": {"mean": 1.0, "std": 0.0, "episodes": 10}, "random_sticky": {"mean": 0.5},
@@ -146,7 +148,7 @@ def test_a_shipped_agent_is_the_weights_at_the_budget_with_their_score(tmp_path,
     assert shipped.stat().st_size < (tmp_path / "run" / "checkpoints" / "latest.pt").stat().st_size / 2
 
     monkeypatch.setattr(play, "shipped_agent", lambda game: tmp_path / "agents" / f"{game}.pt")
-    test_cfg = {"checkpoint": None, "checkpoints_dir": str(tmp_path / "none"), "game": cfg["game"]}
+    test_cfg = TestConfig(checkpoint=None, checkpoints_dir=str(tmp_path / "none"), game=cfg.game)
     assert play.checkpoint_path(test_cfg) == shipped  # nothing of the user's own: the shipped one
     assert play.describe_shipped(agent) == (
         "no agent of your own for memory: playing the one a3c ships, trained for 10,000,000 frames by `a3c bench "
@@ -154,11 +156,11 @@ def test_a_shipped_agent_is_the_weights_at_the_budget_with_their_score(tmp_path,
         "unless told otherwise: sampled from the policy, sticky actions 0.25 (game.sticky_prob), 0 to 0 no-op steps "
         "first (game.noop_max), whole games (game.max_steps_without_reward)")
     # it plays under that protocol, but for what the command line says
-    cfg_played, game_played = play.under_protocol({"sample": None}, {"sticky_prob": 0.0, "noop_max": 30,
-                                                   "max_steps_without_reward": 500}, agent["shipped"]["protocol"],
-                                                  ["game.sticky_prob=0.0", "episodes=1"])
-    assert cfg_played["sample"] is True
-    assert game_played == {"sticky_prob": 0.0, "noop_max": 0, "max_steps_without_reward": None}
+    protocol = agent["shipped"]["protocol"]
+    game = replace(game_config("Pong-ALE").game, sticky_prob=0.0, noop_max=30, max_steps_without_reward=500)
+    game_played = play.under_protocol(game, protocol, ["game.sticky_prob=0.0", "episodes=1"])
+    assert play.policy_of(None, game_played, protocol) == "sample" and play.policy_of(False, game, protocol) == "greedy"
+    assert game_played == replace(game, sticky_prob=0.0, noop_max=0, max_steps_without_reward=None)
     published = tmp_path / "none" / "memory" / "best.pt"
     save_checkpoint(agent, published)
     assert play.checkpoint_path(test_cfg) == published  # the user's own comes first

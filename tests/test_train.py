@@ -11,7 +11,7 @@ import pytest
 import torch
 from conftest import REPO, STARTED, a3c, child_pids, records, running
 
-from a3c_cli.agent.model import build_model
+from a3c_cli.agent.model import trained_model
 
 pytestmark = pytest.mark.slow  # real training runs through the command line
 
@@ -71,7 +71,7 @@ def test_two_workers_on_airstriker_leave_a_complete_run_directory(tmp_path):
         for part in learning
     )
     assert latest["evaluation"]["frames"] == evals[-1]["frames"]
-    build_model(latest["config"]).load_state_dict(latest["model"])
+    trained_model(latest["config"]).load_state_dict(latest["model"])
     best = torch.load(run / "checkpoints" / "best.pt", weights_only=True)
     assert best["best_return"] == max(e["eval_return"]["mean"] for e in evals)
     published = torch.load(tmp_path / "checkpoints" / "Airstriker-Genesis" / "best.pt", weights_only=True)

@@ -20,7 +20,7 @@ ENVS, STEPS = 3, 70
 def pong(*overrides: str) -> dict:
     # sticky actions: the episodes depend on each environment's seed; a step limit of 25 ends
     # episodes inside the run (gymnasium's TimeLimit: truncated)
-    game = game_config("Pong-Atari2600", "game.sticky_prob=0.25", "game.max_episode_steps=25", *overrides)["game"]
+    game = game_config("Pong-Atari2600", "game.sticky_prob=0.25", "game.max_episode_steps=25", *overrides).game
     check_game(game)  # imports ale-py's ROM when it is missing
     return game
 

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from a3c_cli.config.schema import ModelConfig, from_record
+
 State = tuple[torch.Tensor, torch.Tensor]
 TORSO_CHUNK = 64
 
@@ -124,13 +126,12 @@ def standardize(frames: torch.Tensor) -> torch.Tensor:
     return (x - mean) / (std + 1.0)  # + 1 grey level: a blank frame stays finite
 
 
-def build_model(cfg: dict) -> ActorCritic:
-    model = cfg["model"]
-    return ActorCritic(
-        num_actions=len(cfg["game"]["actions"]),
-        frame_size=model["frame_size"],
-        channels=model["channels"],
-        lstm_size=model["lstm_size"],
-        recurrent=model["recurrent"],
-        torso=model.get("torso", "small"),  # checkpoints from before the key: the small torso
-    )
+def build_model(model: ModelConfig, num_actions: int) -> ActorCritic:
+    return ActorCritic(num_actions=num_actions, frame_size=model.frame_size, channels=model.channels,
+                       lstm_size=model.lstm_size, recurrent=model.recurrent, torso=model.torso)
+
+
+def trained_model(config: dict) -> ActorCritic:
+    """The network a checkpoint's weights fit, from the config it keeps (a plain dict). A config
+    from before model.torso builds the small torso, the only one then (from_record)."""
+    return build_model(from_record(ModelConfig, config["model"]), len(config["game"]["actions"]))

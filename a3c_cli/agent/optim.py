@@ -10,6 +10,8 @@ from collections.abc import Iterable
 
 import torch
 
+from a3c_cli.config.schema import OptimConfig
+
 
 def _scalar_step() -> torch.Tensor:
     # torch keeps `step` as a float32 CPU tensor and increments it in place: sharing it works.
@@ -62,11 +64,11 @@ class SharedRMSprop(_SharedStatistics, torch.optim.RMSprop):
         return state
 
 
-def build_optimizer(optim: dict, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+def build_optimizer(optim: OptimConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     """The optimizer the config asks for: shared (created once, before the workers) or private."""
-    common = {"lr": optim["lr"], "eps": optim["eps"], "weight_decay": optim["weight_decay"]}
-    if optim["name"] == "adam":
-        kind = SharedAdam if optim["shared"] else torch.optim.Adam
-        return kind(params, betas=(optim["beta1"], optim["beta2"]), amsgrad=optim["amsgrad"], **common)
-    kind = SharedRMSprop if optim["shared"] else torch.optim.RMSprop
-    return kind(params, alpha=optim["alpha"], momentum=optim["momentum"], centered=optim["centered"], **common)
+    common = {"lr": optim.lr, "eps": optim.eps, "weight_decay": optim.weight_decay}
+    if optim.name == "adam":
+        kind = SharedAdam if optim.shared else torch.optim.Adam
+        return kind(params, betas=(optim.beta1, optim.beta2), amsgrad=optim.amsgrad, **common)
+    kind = SharedRMSprop if optim.shared else torch.optim.RMSprop
+    return kind(params, alpha=optim.alpha, momentum=optim.momentum, centered=optim.centered, **common)

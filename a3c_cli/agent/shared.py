@@ -10,6 +10,7 @@ import torch
 from a3c_cli.agent.entropy import EntropyWeight
 from a3c_cli.agent.model import build_model
 from a3c_cli.agent.optim import build_optimizer
+from a3c_cli.config.schema import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -23,9 +24,9 @@ class SharedAgent:
     entropy_weight: EntropyWeight
 
     @classmethod
-    def build(cls, cfg: dict) -> SharedAgent:
+    def build(cls, cfg: TrainConfig) -> SharedAgent:
         """A fresh agent for `cfg` (its weights drawn from torch's generator: seed it first)."""
-        model = build_model(cfg).share_memory()
-        optimizer = build_optimizer(cfg["optim"], model.parameters()) if cfg["optim"]["shared"] else None
-        entropy_weight = EntropyWeight(cfg["entropy_coef"], cfg["entropy_target"], len(cfg["game"]["actions"]))
+        model = build_model(cfg.model, len(cfg.game.actions)).share_memory()
+        optimizer = build_optimizer(cfg.optim, model.parameters()) if cfg.optim.shared else None
+        entropy_weight = EntropyWeight(cfg.entropy_coef, cfg.entropy_target, len(cfg.game.actions))
         return cls(model, optimizer, entropy_weight)

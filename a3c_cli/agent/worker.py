@@ -23,6 +23,7 @@ from a3c_cli.agent.counters import Counters
 from a3c_cli.agent.model import ActorCritic, State, build_model
 from a3c_cli.agent.optim import build_optimizer
 from a3c_cli.agent.shared import SharedAgent
+from a3c_cli.config.schema import TrainConfig
 from a3c_cli.games.make import make_vector_env
 from a3c_cli.system.child import become_child, report_error
 from a3c_cli.system.processes import pin_to_core
@@ -104,7 +105,7 @@ def learn(
     shared_model: ActorCritic,
     optimizer: torch.optim.Optimizer,
     rollout: Rollout,
-    cfg: dict,
+    cfg: TrainConfig,
     entropy_coef: float,
 ) -> dict:
     """One A3C update from one rollout played by `model` (its logits and values carry the graph)."""
@@ -112,14 +113,14 @@ def learn(
     following = torch.cat([values[1:].detach(), rollout.last_value.unsqueeze(0)])
     next_values = torch.where(rollout.dones.bool(), rollout.next_values, following)
     advantages, returns = gae(
-        rollout.rewards, values.detach(), next_values, rollout.dones, cfg["gamma"], cfg["gae_lambda"]
+        rollout.rewards, values.detach(), next_values, rollout.dones, cfg.gamma, cfg.gae_lambda
     )
-    loss, stats = a3c_loss(logits, values, rollout.actions, advantages, returns, cfg["value_coef"], entropy_coef)
+    loss, stats = a3c_loss(logits, values, rollout.actions, advantages, returns, cfg.value_coef, entropy_coef)
     stats["entropy_coef"] = entropy_coef
 
     model.zero_grad(set_to_none=True)
     loss.backward()
-    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["max_grad_norm"])
+    grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
     stats["grad_norm"] = grad_norm.item()
     stats["skipped"] = not torch.isfinite(grad_norm).item()
     if not stats["skipped"]:  # a non-finite gradient would write NaN into the shared weights
@@ -202,7 +203,7 @@ class Actor:
             self.finished_episodes.append({"return": float(episode["r"][i]), "length": int(episode["l"][i])})
 
 
-def run_worker(rank: int, seed: int, cfg: dict, agent: SharedAgent, counters: Counters, events, stop) -> None:
+def run_worker(rank: int, seed: int, cfg: TrainConfig, agent: SharedAgent, counters: Counters, events, stop) -> None:
     """A worker process: its environments, one local model, updates of the shared agent until
     `stop` is set (or the trainer is gone: become_child). Without a shared optimizer
     (optim.shared=false) the worker makes one of its own, with private statistics."""
@@ -211,17 +212,17 @@ def run_worker(rank: int, seed: int, cfg: dict, agent: SharedAgent, counters: Co
     # processes a worker, an evaluator of equal priority got a twentieth of the machine and one
     # greedy evaluation of Pong took 10 minutes.
     os.nice(WORKER_NICENESS)
-    if cfg["pin_workers"]:
-        pin_to_core(rank, cfg["workers"])
+    if cfg.pin_workers:
+        pin_to_core(rank, cfg.workers)
     try:
-        envs = make_vector_env(cfg["game"], cfg["model"]["frame_size"], cfg["envs_per_worker"])
+        envs = make_vector_env(cfg.game, cfg.model.frame_size, cfg.envs_per_worker)
         torch.manual_seed(seed)
-        model = build_model(cfg)
+        model = build_model(cfg.model, len(cfg.game.actions))
         optimizer = agent.optimizer
         if optimizer is None:
-            optimizer = build_optimizer(cfg["optim"], agent.model.parameters())
-        actor = Actor(envs, model, cfg["rollout_steps"], seed)
-        frames_per_update = cfg["rollout_steps"] * cfg["envs_per_worker"] * cfg["game"]["frame_skip"]
+            optimizer = build_optimizer(cfg.optim, agent.model.parameters())
+        actor = Actor(envs, model, cfg.rollout_steps, seed)
+        frames_per_update = cfg.rollout_steps * cfg.envs_per_worker * cfg.game.frame_skip
         while not stop.is_set():
             model.load_state_dict(agent.model.state_dict())
             rollout = actor.rollout()

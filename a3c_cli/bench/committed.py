@@ -31,14 +31,15 @@ def default_folder() -> Path | None:
 
 
 def composed(game: str, train_args: list[str]) -> dict:
-    """The resolved config `a3c train game=<game> <train_args>` runs with."""
+    """The config `a3c train game=<game> <train_args>` runs with, as the plain dict a row keeps."""
     from hydra import compose, initialize_config_dir
 
-    from a3c_cli.config.compose import resolved
-    from a3c_cli.config.schema import CONFIG_DIR
+    from a3c_cli.config.compose import job_config
+    from a3c_cli.config.schema import CONFIG_DIR, plain
 
+    overrides = [f"game={game}", *train_args]
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
-        return resolved(compose("config", overrides=[f"game={game}", *train_args]))
+        return plain(job_config(compose("config", overrides=overrides), "train", overrides))
 
 
 def fingerprint(cfg: dict) -> str:

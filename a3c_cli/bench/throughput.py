@@ -31,6 +31,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from a3c_cli.config.schema import GameConfig, TrainConfig
 from a3c_cli.records.rundir import CHECKPOINTS, METRICS, read_records
 from a3c_cli.system.errors import RunFailed, UsageError
 
@@ -62,9 +63,8 @@ def bench_command(argv: list[str]) -> int:
     cfg = precheck("train", overrides)
     if cfg is None:  # what only a running Hydra job can resolve
         raise UsageError("a3c bench takes the key=value overrides of a single a3c train run")
-    cfg["overrides"] = overrides
-    out_dir = Path("outputs") / "bench" / cfg["game"]["name"] / datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    results = {"command": " ".join(["a3c bench", *argv]), **run_bench(cfg, seconds, out_dir)}
+    out_dir = Path("outputs") / "bench" / cfg.game.name / datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    results = {"command": " ".join(["a3c bench", *argv]), **run_bench(overrides, seconds, out_dir)}
     print_results(results)
     (out_dir / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     print(f"figures written to {out_dir / 'bench.json'}")
@@ -94,41 +94,55 @@ def take_ranks(overrides: list[str]) -> tuple[int, list[str]]:
     return int(value), [o for o in overrides if not o.startswith("ranks=")]
 
 
-def run_bench(cfg: dict, seconds: float, out_dir: Path) -> dict:
-    from a3c_cli.games.make import prepare_game
+def run_bench(overrides: list[str], seconds: float, out_dir: Path) -> dict:
+    from a3c_cli.config.compose import precheck
+    from a3c_cli.config.schema import plain
     from a3c_cli.records.provenance import machine
+    from a3c_cli.train.trainer import prepared
 
-    cfg["game"] = prepare_game(cfg["game"])
+    args = training_args(overrides, seconds, out_dir / "train")
+    cfg = prepared(precheck("train", args))  # the training phase's, its game checked and its actions spelled out
     out_dir.mkdir(parents=True, exist_ok=True)
-    ranks = cfg["distributed"]["ranks"]
+    ranks = cfg.distributed.ranks
     where = f" on each of {ranks} ranks" if ranks > 1 else ""
-    print(f"a3c bench: {cfg['game']['name']}, {cfg['workers']} workers x {cfg['envs_per_worker']} environments{where}, "
+    print(f"a3c bench: {cfg.game.name}, {cfg.workers} workers x {cfg.envs_per_worker} environments{where}, "
           f"{seconds:.0f} s per phase")
-    print(f"1/2 emulator limit: {cfg['workers'] * ranks} processes stepping the game with random actions")
-    emulator = emulator_limit(cfg, seconds, cfg["workers"] * ranks)
+    print(f"1/2 emulator limit: {cfg.workers * ranks} processes stepping the game with random actions")
+    emulator = emulator_limit(cfg.game, cfg.model.frame_size, seconds, cfg.workers * ranks)
     print(f"2/2 training: a3c train for {seconds + STARTUP_S:.0f} s, {STARTUP_S:.0f} of them for start-up")
-    training = training_throughput(cfg, seconds, out_dir / "train")
+    training = training_throughput(cfg, args, seconds, out_dir / "train")
     return {
-        "game": cfg["game"]["name"], "workers": cfg["workers"], "envs_per_worker": cfg["envs_per_worker"],
+        "game": cfg.game.name, "workers": cfg.workers, "envs_per_worker": cfg.envs_per_worker,
         **({"ranks": ranks} if ranks > 1 else {}),
         "seconds": seconds, "machine": machine(), "emulator": emulator, "training": training,
         "ratio": round(training["frames_per_s"] / emulator["frames_per_s"], 3) if training["frames_per_s"] else None,
-        "config": {k: cfg[k] for k in ("rollout_steps", "model", "optim")},
+        "config": {k: plain(getattr(cfg, k)) for k in ("rollout_steps", "model", "optim")},
     }
+
+
+def training_args(overrides: list[str], seconds: float, run_dir: Path) -> list[str]:
+    """The training phase's `a3c train` overrides: the command line's, and over them a time limit
+    alone (start-up included), no evaluation but the final one, a training line every second, and
+    fresh records in the bench's folder."""
+    ours = {"max_minutes": (STARTUP_S + seconds) / 60, "max_frames": "null", "eval_interval": 10**15,
+            "eval_episodes": 1, "log_interval": 1, "progress": "false", "resume": "null",
+            "hydra.run.dir": run_dir, "checkpoints_dir": run_dir / CHECKPOINTS}
+    given = [o for o in overrides if o.split("=", 1)[0] not in ours]
+    return [*given, *(f"{key}={value}" for key, value in ours.items())]
 
 
 # -- 1. the emulator limit ------------------------------------------------------------------------
 
-def emulator_limit(cfg: dict, seconds: float, processes: int) -> dict:
+def emulator_limit(game: GameConfig, frame_size: int, seconds: float, processes: int) -> dict:
     with ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn")) as pool:
         start_together = time.time() + 3.0  # every process has made its emulator by then
-        futures = [pool.submit(step_randomly, cfg["game"], cfg["model"]["frame_size"], start_together, seconds, seed)
+        futures = [pool.submit(step_randomly, game, frame_size, start_together, seconds, seed)
                    for seed in range(processes)]
         rates = [future.result() for future in futures]
     return {"frames_per_s": round(sum(rates)), "per_process": [round(r) for r in rates]}
 
 
-def step_randomly(game: dict, frame_size: int, start_at: float, seconds: float, seed: int) -> float:
+def step_randomly(game: GameConfig, frame_size: int, start_at: float, seconds: float, seed: int) -> float:
     """Emulator frames per second of one process stepping the environment stack at random."""
     from a3c_cli.games.make import make_env
     from a3c_cli.system.processes import set_name
@@ -144,27 +158,26 @@ def step_randomly(game: dict, frame_size: int, start_at: float, seconds: float, 
         steps += 1
         if terminated or truncated:
             env.reset()
-    return steps * game["frame_skip"] / (time.monotonic() - started)
+    return steps * game.frame_skip / (time.monotonic() - started)
 
 
 # -- 2. training ------------------------------------------------------------------------------------
 
-def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
+def training_throughput(cfg: TrainConfig, args: list[str], seconds: float, run_dir: Path) -> dict:
+    """`cfg`: the training phase's config (`args`: its overrides, which the ranks of ranks=R get)."""
     from a3c_cli.system.processes import seconds_alive
     from a3c_cli.train.trainer import train
 
     run_dir.mkdir(parents=True, exist_ok=True)
     limit = STARTUP_S + seconds
-    cfg = {**cfg, "max_minutes": limit / 60, "max_frames": 10**15, "eval_interval": 10**15, "eval_episodes": 1,
-           "log_interval": 1.0, "progress": False, "resume": None, "checkpoints_dir": str(run_dir / CHECKPOINTS)}
-    ranks = cfg["distributed"]["ranks"]
+    ranks = cfg.distributed.ranks
     sampler = MemorySampler(run_dir / METRICS, after_first_update=MEMORY_SAMPLE_AT * seconds)
     sampler.start()
     # the trainer's figure counts from its process's start: this one, or a rank torchrun starts now
     age_at_start = (seconds_alive() or 0.0) if ranks == 1 else 0.0
     try:
         if ranks > 1:
-            train_ranks(cfg, run_dir)
+            train_ranks(args, ranks, run_dir)
         else:
             train(cfg, str(run_dir))
     finally:
@@ -189,15 +202,10 @@ def training_throughput(cfg: dict, seconds: float, run_dir: Path) -> dict:
     return result
 
 
-def train_ranks(cfg: dict, run_dir: Path) -> None:
+def train_ranks(args: list[str], ranks: int, run_dir: Path) -> None:
     """The training phase of ranks=R: `a3c train distributed=gloo` under torchrun, on this machine."""
-    ours = {"max_minutes": cfg["max_minutes"], "max_frames": "null", "eval_interval": cfg["eval_interval"],
-            "eval_episodes": 1, "log_interval": 1, "progress": "false", "resume": "null",
-            "hydra.run.dir": run_dir, "checkpoints_dir": cfg["checkpoints_dir"]}
-    given = [o for o in cfg["overrides"] if o.split("=", 1)[0] not in ours]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc-per-node={cfg['distributed']['ranks']}", "-m", "a3c_cli", "train", *given,
-               *(f"{key}={value}" for key, value in ours.items())]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={ranks}",
+               "-m", "a3c_cli", "train", *args]
     with open(run_dir / "torchrun.log", "w") as log:
         if subprocess.run(command, stdout=log, stderr=subprocess.STDOUT).returncode != 0:
             raise RunFailed(f"the distributed training phase failed: see {run_dir / 'torchrun.log'}")

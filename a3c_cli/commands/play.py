@@ -8,7 +8,7 @@ import logging
 import os
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from a3c_cli.agent.episodes import play_episode
-from a3c_cli.agent.model import ActorCritic, build_model
-from a3c_cli.config.schema import RECORD_FORMATS, ModelConfig
+from a3c_cli.agent.model import ActorCritic, trained_model
+from a3c_cli.config.schema import RECORD_FORMATS, GameConfig, ModelConfig, TestConfig
 from a3c_cli.games.make import PROTOCOL, make_env, prepare_game
 from a3c_cli.records.checkpoint import check_same_game, load_checkpoint
 from a3c_cli.records.rundir import published_best, shipped_agent
@@ -34,18 +34,18 @@ def has_display() -> bool:
     return True  # macOS and Windows always have a desktop to open a window on
 
 
-def checkpoint_path(cfg: dict) -> Path:
+def checkpoint_path(cfg: TestConfig) -> Path:
     """checkpoint=, else the best model training published, else the agent a3c ships for the game."""
-    if cfg["checkpoint"] is not None:
-        return Path(cfg["checkpoint"])
-    default = published_best(cfg["checkpoints_dir"], cfg["game"]["name"])
+    if cfg.checkpoint is not None:
+        return Path(cfg.checkpoint)
+    default = published_best(cfg.checkpoints_dir, cfg.game.name)
     if default.exists():
         return default
-    shipped = shipped_agent(cfg["game"]["name"])
+    shipped = shipped_agent(cfg.game.name)
     if shipped.exists():
         return shipped
-    raise UsageError(f"no checkpoint for {cfg['game']['name']} at {default}: train one first "
-                     f"(a3c train game={cfg['game']['name']}) or pass checkpoint=PATH")
+    raise UsageError(f"no checkpoint for {cfg.game.name} at {default}: train one first "
+                     f"(a3c train game={cfg.game.name}) or pass checkpoint=PATH")
 
 
 def shipped_protocol(checkpoint: dict) -> dict:
@@ -75,16 +75,14 @@ def describe_protocol(protocol: dict) -> str:
             f"0 to {protocol['noop_max']} no-op steps first (game.noop_max), {ends} (game.max_steps_without_reward)")
 
 
-def under_protocol(cfg: dict, game: dict, protocol: dict, told: list[str]) -> tuple[dict, dict]:
-    """cfg and game with a shipped agent's protocol, except for the keys given on the command line."""
+def under_protocol(game: GameConfig, protocol: dict, told: list[str]) -> GameConfig:
+    """The game as a shipped agent's protocol plays it, but for the keys given on the command line."""
     given = {o.split("=", 1)[0].lstrip("+~") for o in told}
-    game = {**game, **{k: v for k, v in protocol.items() if k != "policy" and f"game.{k}" not in given}}
-    if cfg["sample"] is None:
-        cfg = {**cfg, "sample": protocol["policy"] == "sample"}
-    return cfg, game
+    return replace(game, **{k: v for k, v in protocol.items()
+                            if k != "policy" and f"game.{k}" not in given and hasattr(game, k)})  # memory: no noop_max
 
 
-def check_compatible(checkpoint: dict, path: Path, game: dict, lstm_size: int | None) -> None:
+def check_compatible(checkpoint: dict, path: Path, game: GameConfig, lstm_size: int | None) -> None:
     """Refuse, in one line, a checkpoint that cannot play this game as configured."""
     check_same_game(checkpoint, path, game)
     trained = checkpoint["config"]["model"]["lstm_size"]
@@ -94,7 +92,7 @@ def check_compatible(checkpoint: dict, path: Path, game: dict, lstm_size: int | 
 
 
 def load_agent(checkpoint: dict, path: Path):
-    model = build_model(checkpoint["config"])
+    model = trained_model(checkpoint["config"])
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as exc:
@@ -131,21 +129,24 @@ class Agent:
     trained_frames: int = 0
 
 
-def choose_agent(cfg: dict, game: dict, told: list[str]) -> tuple[Agent, dict]:
-    """What plays, and the game as it plays it (a shipped agent: under its score's protocol)."""
-    if cfg["random"]:
+def choose_agent(cfg: TestConfig, game: GameConfig, told: list[str]) -> tuple[Agent, GameConfig]:
+    """What plays, and the game as it plays it (a new config, derived here alone): the frames the
+    checkpoint learned on; a shipped agent's, under its score's protocol."""
+    if cfg.random:
         return Agent("random"), game
     path = checkpoint_path(cfg)
     checkpoint = load_checkpoint(path)
-    check_compatible(checkpoint, path, game, cfg["lstm_size"])
-    if "max_pool" in game and not any(o.startswith("game.max_pool=") for o in told):
+    check_compatible(checkpoint, path, game, cfg.lstm_size)
+    if hasattr(game, "max_pool") and not any(o.startswith("game.max_pool=") for o in told):
         # the frames it learned on: weights trained before game.max_pool existed saw the skip's last frame
-        game = {**game, "max_pool": checkpoint["config"]["game"].get("max_pool", False)}
+        game = replace(game, max_pool=checkpoint["config"]["game"].get("max_pool", False))
+    protocol = None
     if checkpoint.get("shipped"):
         log.info(describe_shipped(checkpoint))
-        cfg, game = under_protocol(cfg, game, shipped_protocol(checkpoint), told)
+        protocol = shipped_protocol(checkpoint)
+        game = under_protocol(game, protocol, told)
     return Agent(
-        policy_of(cfg, game),
+        policy_of(cfg.sample, game, protocol),
         load_agent(checkpoint, path),
         path,
         checkpoint["config"]["model"]["frame_size"],
@@ -153,37 +154,39 @@ def choose_agent(cfg: dict, game: dict, told: list[str]) -> tuple[Agent, dict]:
     ), game
 
 
-def policy_of(cfg: dict, game: dict) -> str:
-    """sample=true or false as told, else the policy the game's evaluations use."""
-    if cfg["sample"] is None:
-        return game["eval_policy"]
-    return "sample" if cfg["sample"] else "greedy"
+def policy_of(sample: bool | None, game: GameConfig, protocol: dict | None = None) -> str:
+    """sample=true or false as told, else a shipped agent's protocol's, else the policy the game's
+    evaluations use."""
+    if sample is None and protocol is not None:
+        sample = protocol["policy"] == "sample"
+    if sample is None:
+        return game.eval_policy
+    return "sample" if sample else "greedy"
 
 
-def video_formats(cfg: dict, run_dir: Path) -> tuple[list[str], str | None]:
+def video_formats(cfg: TestConfig, run_dir: Path) -> tuple[list[str], str | None]:
     """The video formats to record and the render mode: a window where asked and possible, else
     frames for the videos (an MP4 when a window was asked for and there is no display)."""
-    formats = RECORD_FORMATS[str(cfg["record"]).lower()]
-    window = cfg["render"] and has_display()
-    if cfg["render"] and not window:
+    formats = RECORD_FORMATS[str(cfg.record).lower()]
+    window = cfg.render and has_display()
+    if cfg.render and not window:
         log.warning("no display here (DISPLAY is not set): recording the episodes to MP4 in %s instead", run_dir)
         formats = formats or ["mp4"]
     return formats, "human" if window else ("rgb_array" if formats else None)
 
 
-def play(cfg: dict, run_dir: str, told: list[str] = ()) -> dict:
-    """Play cfg["episodes"] episodes; return (and save as results.json) the scores. `told`: the
+def play(cfg: TestConfig, run_dir: str, told: list[str] = ()) -> dict:
+    """Play cfg.episodes episodes; return (and save as results.json) the scores. `told`: the
     command line's overrides, which a shipped agent's protocol leaves as given."""
     run_dir = Path(run_dir)
-    game = prepare_game(cfg["game"])
-    agent, game = choose_agent(cfg, game, list(told))
+    agent, game = choose_agent(cfg, prepare_game(cfg.game), list(told))
     formats, render_mode = video_formats(cfg, run_dir)
-    torch.manual_seed(cfg["seed"])
+    torch.manual_seed(cfg.seed)
     env = make_env(game, agent.frame_size, render_mode=render_mode, noop_starts=True)
-    env.reset(seed=cfg["seed"])
-    env.action_space.seed(cfg["seed"])
+    env.reset(seed=cfg.seed)
+    env.action_space.seed(cfg.seed)
     episodes, videos = [], []
-    for i in range(1, cfg["episodes"] + 1):
+    for i in range(1, cfg.episodes + 1):
         frames = [] if formats else None
         episode = play_episode(env, agent.model, greedy=agent.policy == "greedy", frames=frames)
         episodes.append(episode)
@@ -195,20 +198,20 @@ def play(cfg: dict, run_dir: str, told: list[str] = ()) -> dict:
             " (cut by a step limit, not over)" if episode["cut"] else "",
         )
         for fmt in formats:
-            videos.append(str(write_episode_video(frames, run_dir / f"episode-{i:02d}.{fmt}", game["frame_skip"])))
+            videos.append(str(write_episode_video(frames, run_dir / f"episode-{i:02d}.{fmt}", game.frame_skip)))
     env.close()
     results = {
-        "game": game["name"],
+        "game": game.name,
         "checkpoint": str(agent.path.resolve()) if agent.path else None,
         "trained_frames": agent.trained_frames,
         "policy": agent.policy,
-        "protocol": {key: game.get(key) for key in PROTOCOL} | {"policy": agent.policy},
+        "protocol": {key: getattr(game, key, None) for key in PROTOCOL} | {"policy": agent.policy},
         "episodes": episodes,
         "return": summary([e["return"] for e in episodes]),
         "videos": videos,
     }
     (run_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print_results(results, game["frame_skip"], run_dir)
+    print_results(results, game.frame_skip, run_dir)
     return results
 
 

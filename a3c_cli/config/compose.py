@@ -1,34 +1,68 @@
 """Composing a command's config as Hydra will, before Hydra starts anything: every job of a
 sweep is composed and validated here, so a typo, a wrong type or an impossible value is one line
-on stderr and exit code 2, not a traceback after processes have started."""
+on stderr and exit code 2, not a traceback after processes have started.
+
+`job_config` is the one way from a composed config to what the code reads: the schema's
+dataclasses (schema.py), read-only. Each job goes through it once, in its own process; `precheck`
+runs it first on every job that the command line describes."""
 
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import itertools
 import re
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 from omegaconf.errors import InterpolationToMissingValueError, MissingMandatoryValue
 
-from a3c_cli.config.schema import CONFIG_DIR
+from a3c_cli.config.schema import CONFIG_DIR, TestConfig, TrainConfig
 from a3c_cli.config.validation import validate, validate_test
 from a3c_cli.system.errors import UsageError
 
-# command -> (its config's name, the check of a resolved config)
+# command -> (its config's name, the check of its typed config)
 CONFIGS = {"train": ("config", validate), "test": ("test", validate_test)}
 
 
-def resolved(cfg: DictConfig) -> dict:
-    """The job config as a plain dict: what workers and checkpoints receive (no live DictConfig)."""
+def job_config(cfg: DictConfig, command: str, overrides: Sequence[str] = (),
+               workers: int | None = None) -> TrainConfig | TestConfig:
+    """A composed job config (Hydra's, without its `hydra` node) as the code reads it: resolved
+    into the schema's dataclasses, read-only; a limit given alone winning over the default one
+    (given_limits); `workers`, when given (a job's share of the cores under joblib's launcher), in
+    place of the composed count, the defaults that follow it (envs_per_worker, optim.lr) left as
+    they resolved; its values checked (validation.py)."""
     try:
-        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        typed = OmegaConf.to_object(cfg)
     except (MissingMandatoryValue, InterpolationToMissingValueError) as exc:
         missing = re.search(r"Missing mandatory value: ([\w.]+)", str(exc))
         key = missing.group(1) if missing else exc.full_key
         raise UsageError(f"{key} is required: add {key}=... to the command") from exc
+    if command == "train":
+        changes = given_limits(typed, overrides) | ({} if workers is None else {"workers": workers})
+        typed = replace(typed, **changes) if changes else typed
+    CONFIGS[command][1](typed)
+    return typed
+
+
+def given_limits(cfg: TrainConfig, overrides: Sequence[str]) -> dict:
+    """A limit the user gives wins over a default they did not give: `max_minutes=15` alone
+    means 15 minutes, not "15 minutes or the default max_frames, whichever comes first"."""
+    given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    if "max_minutes" in given and cfg.max_minutes is not None and "max_frames" not in given:
+        return {"max_frames": None}
+    return {}
+
+
+def without_hydra(cfg: DictConfig) -> DictConfig:
+    """The job's part of a config composed with its `hydra` node, as Hydra hands it to the job."""
+    job = copy.deepcopy(cfg)
+    with read_write(job), open_dict(job):
+        del job["hydra"]
+    return job
 
 
 _VERSION_SUFFIX = re.compile(r"-v\d+(?=,|\)|\]|$)")
@@ -75,14 +109,14 @@ def sweep_jobs(overrides: list) -> list[list[str]] | None:
     return [list(job) for job in itertools.product(*by_key.values())]
 
 
-def precheck(command: str, args: list[str]) -> dict | None:
+def precheck(command: str, args: list[str]) -> TrainConfig | TestConfig | None:
     """Compose and validate every job the args describe, as Hydra will; raise UsageError.
-    Returns the resolved config of a single run (None for a sweep, or when Hydra must judge)."""
+    Returns the typed config of a single run (None for a sweep, or when Hydra must judge)."""
     from hydra import compose, initialize_config_dir
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
 
-    config_name, check = CONFIGS[command]
+    config_name, _ = CONFIGS[command]
     parsed = hydra_args(args)
     if parsed.help or parsed.hydra_help or parsed.info or parsed.shell_completion:
         return
@@ -95,29 +129,26 @@ def precheck(command: str, args: list[str]) -> dict | None:
     jobs = sweep_jobs(overrides) if parsed.multirun else [parsed.overrides]
     if jobs is None:
         return  # a sweeper's own search space: the jobs are checked as they start
-    plain = None
+    typed = None
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         if parsed.multirun:
             check_sweep_plugins(compose, config_name, [o for o in parsed.overrides if o.startswith("hydra")])
         for job in jobs:
             try:
                 cfg = compose(config_name, overrides=job, return_hydra_config=True)
+                if parsed.cfg is None:
+                    typed = job_config(without_hydra(cfg), command, job)
                 check_writable(
                     cfg.hydra.sweep.dir if parsed.multirun else cfg.hydra.run.dir,
                     "hydra.sweep.dir" if parsed.multirun else "hydra.run.dir",
                 )
-                with open_dict(cfg):
-                    del cfg["hydra"]  # the job's config is what gets validated
-                if parsed.cfg is None:
-                    plain = resolved(cfg)
-                    check(plain)
             except UsageError:
                 raise
             except HydraException as exc:
                 raise UsageError(explain_composition_error(exc, command)) from exc
             except Exception:
                 return None  # something only a running job can resolve (${hydra:...}): Hydra reports it
-    return None if parsed.multirun else plain
+    return None if parsed.multirun else typed
 
 
 def check_writable(folder: str, key: str) -> None:
@@ -191,11 +222,3 @@ def explain_composition_error(exc: Exception, command: str) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0]
-
-
-def given_limits_win(cfg: dict, overrides: list[str]) -> None:
-    """A limit the user gives wins over a default they did not give: `max_minutes=15` alone
-    means 15 minutes, not "15 minutes or the default max_frames, whichever comes first"."""
-    given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
-    if "max_minutes" in given and cfg["max_minutes"] is not None and "max_frames" not in given:
-        cfg["max_frames"] = None

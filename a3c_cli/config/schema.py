@@ -3,15 +3,16 @@ description, written once (docs/configuration.md is generated from them), and th
 YAML files use.
 
 Hydra validates types and unknown keys against these dataclasses while it composes the config;
-validation.py then checks values (ranges, button names) on the resolved plain dict, so every
-mistake is reported before any process starts.
+compose.py then turns the composed config into instances of them (validation.py checks their
+values), and that read-only object is what every part of a run reads, as attributes. Records
+(checkpoints, metrics.jsonl, results.json) keep it as a plain dict: `plain`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, List, Optional
 
@@ -95,8 +96,50 @@ for name, resolver in (
         OmegaConf.register_new_resolver(name, resolver)
 
 
+class ReadOnly:
+    """The schemas' base: an instance cannot change once made, nor can the lists in it (they
+    become tuples). Not @dataclass(frozen=True): OmegaConf makes a frozen dataclass's config
+    read-only while Hydra composes it, and the command line's overrides would fail. Fields stay
+    plain attributes, as fast to read as a frozen dataclass's (workers read them in their loops)."""
+
+    def __post_init__(self):
+        for f in fields(self):
+            object.__setattr__(self, f.name, _tuples(getattr(self, f.name)))
+        object.__setattr__(self, "_made", True)
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_made", False):
+            raise FrozenInstanceError(f"cannot assign to {name}: a config is read-only once composed")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        raise FrozenInstanceError(f"cannot delete {name}: a config is read-only once composed")
+
+
+def _tuples(value):
+    return tuple(map(_tuples, value)) if isinstance(value, (list, tuple)) else value
+
+
+def plain(value):
+    """A config, or a value of one, as the plain dicts and lists that records keep (checkpoints,
+    metrics.jsonl, results.json, committed rows): what OmegaConf.to_container gives."""
+    if is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def from_record(cls, values: dict):
+    """A schema's instance from a record's plain dict (a checkpoint's config). Keys the record
+    lacks take the schema's default: written before the key existed (model.torso: the small torso,
+    the only one then)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
 @dataclass
-class GameConfig:
+class GameConfig(ReadOnly):
     name: str = MISSING  # the config's name: names run directories and checkpoints/<name>/
     backend: str = "retro"  # retro: stable-retro; ale: Gymnasium's Atari (ale-py); memory: the built-in task
     actions: List[List[str]] = field(default_factory=list)  # combos (retro) or names (ale); []: all, ale's minimal set
@@ -119,7 +162,7 @@ class ScreenGameConfig(GameConfig):
 
 
 @dataclass
-class EndStopConfig:
+class EndStopConfig(ReadOnly):
     button: str = MISSING  # a button of the game's pad, e.g. DOWN
     address: int = MISSING  # a RAM address, as in stable-retro's data.json (one unsigned byte)
     at: int = MISSING  # the button is let go of, frame by frame, while that byte is >= this
@@ -147,7 +190,7 @@ class MemoryGameConfig(GameConfig):
 
 
 @dataclass
-class OptimConfig:
+class OptimConfig(ReadOnly):
     name: str = MISSING  # adam | rmsprop: the file of conf/optim/ chosen with optim=
     lr: float = 1e-3  # the learning rate (step size)
     eps: float = 1e-8  # added to the denominator, for numerical stability
@@ -174,7 +217,7 @@ class RMSpropConfig(OptimConfig):
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(ReadOnly):
     frame_size: int = 42  # observations: one grayscale frame, resized to frame_size x frame_size
     channels: int = 32  # filters in each of the small torso's 4 conv layers (3x3, stride 2, ELU)
     torso: str = "small"  # small: 4 x [3x3 conv, stride 2], for 42x42; nature: the DQN paper's 3 convs + 512 units, for 84x84
@@ -183,7 +226,7 @@ class ModelConfig:
 
 
 @dataclass
-class DistributedConfig:
+class DistributedConfig(ReadOnly):
     backend: str = "none"  # none: one machine; gloo: one run over the ranks that torchrun or srun starts
     ranks: int = 1  # the job's processes, one per node, each with its own workers: set from the launcher's WORLD_SIZE
     sync_interval: float = 2.0  # seconds between two all-reduces of the parameters' changes (and of the counters)
@@ -192,7 +235,7 @@ class DistributedConfig:
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(ReadOnly):
     game: Any = MISSING  # the game: a file of conf/game/ (game=Pong-ALE), or retro or ale with game.id=
     optim: Any = MISSING  # the optimizer: a file of conf/optim/ (optim=rmsprop)
     model: ModelConfig = MISSING  # the network: a file of conf/model/ (model=lstm)
@@ -219,7 +262,7 @@ class TrainConfig:
 
 
 @dataclass
-class TestConfig:
+class TestConfig(ReadOnly):
     game: Any = MISSING  # the game played: a file of conf/game/, as for a3c train
     checkpoint: Optional[str] = None  # the model played; null: <checkpoints_dir>/<game>/best.pt, the best one published
     checkpoints_dir: str = "checkpoints"  # where training published each game's best model

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from a3c_cli.config.schema import TrainConfig
 from a3c_cli.records.rundir import latest_checkpoint
 from a3c_cli.system.errors import UsageError
 
@@ -44,13 +45,13 @@ def rank_dir(run_dir: str | Path, rank: int) -> Path:
     return Path(run_dir) / f"rank-{rank}"
 
 
-def launch_args(cfg: dict | None, args: list[str]) -> tuple[dict | None, list[str]]:
+def launch_args(cfg: TrainConfig | None, args: list[str]) -> tuple[TrainConfig | None, list[str]]:
     """The config and command line of this rank: the agreed run directory; on ranks but 0 no
     checkpoint to read (rank 0 sends its weights: no shared file system needed); on a restarted
     attempt, rank 0 going on from the run's latest checkpoint. Raises UsageError for a launch
     that cannot work."""
     launch = launched()
-    if cfg is None or cfg["distributed"]["backend"] == "none":
+    if cfg is None or cfg.distributed.backend == "none":
         if launch is not None and launch.world_size > 1 and cfg is not None:
             raise UsageError(f"this is rank {launch.rank} of {launch.world_size} (torchrun or srun) but "
                              f"distributed is none: add distributed=gloo, or launch one process ({DOCS})")
@@ -64,13 +65,13 @@ def launch_args(cfg: dict | None, args: list[str]) -> tuple[dict | None, list[st
     if not given and launch.run_id is None:
         raise UsageError(f"distributed=gloo: no run id from the launcher to name the run directory: pass the same "
                          f"hydra.run.dir=... to every rank ({DOCS})")
-    run_dir = given[-1] if given else str(Path("outputs", cfg["game"]["name"], launch.run_id))
+    run_dir = given[-1] if given else str(Path("outputs", cfg.game.name, launch.run_id))
     args = without(args, "hydra.run.dir")
     if launch.rank > 0:
-        return {**cfg, "resume": None}, [*without(args, "resume"), f"hydra.run.dir={rank_dir(run_dir, launch.rank)}"]
+        return replace(cfg, resume=None), [*without(args, "resume"), f"hydra.run.dir={rank_dir(run_dir, launch.rank)}"]
     if launch.restart > 0 and latest_checkpoint(run_dir).is_file():
         log.warning("attempt %d of this run: going on from %s", launch.restart + 1, latest_checkpoint(run_dir))
-        cfg, args = {**cfg, "resume": run_dir}, [*without(args, "resume"), f"resume={run_dir}"]
+        cfg, args = replace(cfg, resume=run_dir), [*without(args, "resume"), f"resume={run_dir}"]
     return cfg, [*args, f"hydra.run.dir={run_dir}"]
 
 

@@ -16,6 +16,7 @@ import torch.distributed as dist
 
 from a3c_cli.agent.counters import Counters
 from a3c_cli.agent.shared import SharedAgent
+from a3c_cli.config.schema import TrainConfig
 from a3c_cli.distributed.sync import Agreed, Link, join, share_start
 
 log = logging.getLogger("a3c")
@@ -80,7 +81,7 @@ class Gloo:
 
     signals = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, cfg: dict, store):
+    def __init__(self, cfg: TrainConfig, store):
         self.cfg, self.store = cfg, store
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
         self.link: Link | None = None  # the syncs, from the start every rank shares (start_from)
@@ -92,7 +93,7 @@ class Gloo:
 
     def start_from(self, agent: SharedAgent, resumed: dict | None) -> dict | None:
         resumed = share_start(agent, resumed)
-        self.link = Link(self.cfg, agent.model, self.store, resumed["counters"] if resumed else None)
+        self.link = Link(self.cfg.distributed, agent.model, self.store, resumed["counters"] if resumed else None)
         return resumed
 
     def keeps(self, event: dict) -> bool:
@@ -117,13 +118,13 @@ class Gloo:
 
 
 @contextlib.contextmanager
-def joined(cfg: dict) -> Iterator[Ranks]:
+def joined(cfg: TrainConfig) -> Iterator[Ranks]:
     """The ranks of this run: Single on one machine; with distributed=gloo, this rank joined to the
     others, and the process group left at the end."""
-    if cfg["distributed"]["backend"] == "none":
+    if cfg.distributed.backend == "none":
         yield Single()
         return
-    store = join(cfg)
+    store = join(cfg.distributed)
     try:
         yield Gloo(cfg, store)
     finally:

@@ -27,6 +27,7 @@ import torch.distributed as dist
 
 from a3c_cli.agent.counters import NAMES, Counters
 from a3c_cli.agent.shared import SharedAgent
+from a3c_cli.config.schema import DistributedConfig
 from a3c_cli.system.errors import UsageError
 
 log = logging.getLogger("a3c")
@@ -35,19 +36,19 @@ STOP_REASONS = ("max_frames", "max_minutes", "interrupted", "failed")  # a vote'
 #                                                                        highest code any rank votes wins
 
 
-def join(cfg: dict):
+def join(settings: DistributedConfig):
     """Join the run's process group (gloo; the timeout bounds the wait for the others, here and
     in every sync); returns the rendezvous store, which also names a rank that stopped answering."""
-    timeout = datetime.timedelta(seconds=cfg["distributed"]["timeout"])
+    timeout = datetime.timedelta(seconds=settings.timeout)
     store, rank, world_size = next(dist.rendezvous("env://", timeout=timeout))
     # torchrun's store outlives a failed attempt, with the addresses of its dead ranks: the keys of
     # each attempt get a prefix of their own, or a restarted rank may dial a dead one
     store = dist.PrefixStore(f"a3c/attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
     dist.init_process_group("gloo", store=store, rank=rank, world_size=world_size, timeout=timeout)
-    if cfg["distributed"]["ranks"] != world_size:  # the defaults that follow the workers counted the wrong pool
-        raise UsageError(f"distributed.ranks={cfg['distributed']['ranks']} but the launcher started {world_size} "
+    if settings.ranks != world_size:  # the defaults that follow the workers counted the wrong pool
+        raise UsageError(f"distributed.ranks={settings.ranks} but the launcher started {world_size} "
                          "ranks: leave distributed.ranks unset (it is read from the launcher)")
-    log.info("rank %d of %d joined (gloo); syncing every %g s", rank, world_size, cfg["distributed"]["sync_interval"])
+    log.info("rank %d of %d joined (gloo); syncing every %g s", rank, world_size, settings.sync_interval)
     return store
 
 
@@ -91,13 +92,12 @@ class Agreed:
 class Link:
     """This rank's side of the syncs: the parameters' changes, the counters, the votes to stop."""
 
-    def __init__(self, cfg: dict, model, store, start: dict | None):
+    def __init__(self, settings: DistributedConfig, model, store, start: dict | None):
         """`start`: the counters the run starts from (a resumed run's), on every rank."""
-        settings = cfg["distributed"]
         self.start = [int((start or {}).get(name, 0)) for name in NAMES]
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
-        self.interval, self.mean, self.store = settings["sync_interval"], settings["reduce"] == "mean", store
-        self.grace = settings["sync_interval"] + 5.0  # the others reach their next sync within an interval
+        self.interval, self.mean, self.store = settings.sync_interval, settings.reduce == "mean", store
+        self.grace = settings.sync_interval + 5.0  # the others reach their next sync within an interval
         self.params = [p.data for p in model.parameters()]  # the live shared tensors the workers update
         self.synced = self.flat()  # the weights as the ranks left the last sync, without this rank's changes since
         self.next_at = time.monotonic() + self.interval

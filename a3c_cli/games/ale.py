@@ -19,6 +19,7 @@ import gymnasium as gym
 import numpy as np
 from ale_py.vector_env import AtariVectorEnv
 
+from a3c_cli.config.schema import GameConfig
 from a3c_cli.games.wrappers import check_crop, gray_crop_resize
 from a3c_cli.system.errors import UsageError
 
@@ -37,27 +38,27 @@ def register_ale() -> None:
 class AleGames(gym.vector.VectorEnv):
     """`count` games of an ALE game config (backend ale), frames of (1, size, size) uint8."""
 
-    def __init__(self, game: dict, frame_size: int, count: int, learning: bool = True):
+    def __init__(self, game: GameConfig, frame_size: int, count: int, learning: bool = True):
         register_ale()
-        check_crop(game["crop"], *SCREEN)
+        check_crop(game.crop, *SCREEN)
         self.game, self.frame_size, self.num_envs = game, frame_size, count
         self.ale = AtariVectorEnv(
-            gym.spec(game["id"]).kwargs["game"], count, num_threads=1,
+            gym.spec(game.id).kwargs["game"], count, num_threads=1,
             img_height=SCREEN[0], img_width=SCREEN[1], grayscale=True, stack_num=1,
-            frameskip=game["frame_skip"], maxpool=game["max_pool"], repeat_action_probability=game["sticky_prob"],
-            max_num_frames_per_episode=game["max_episode_steps"] * game["frame_skip"],
+            frameskip=game.frame_skip, maxpool=game.max_pool, repeat_action_probability=game.sticky_prob,
+            max_num_frames_per_episode=game.max_episode_steps * game.frame_skip,
             noop_max=0, use_fire_reset=False, episodic_life=False, life_loss_info=True, reward_clipping=False,
             autoreset_mode="SameStep",
         )
         meanings = [action.name for action in self.ale.ale.get_action_set()]
-        names = [combo[0] for combo in game["actions"]]
+        names = [combo[0] for combo in game.actions]
         unknown = [n for n in names if n not in meanings]
         if unknown:
             raise UsageError(f"game.actions: {', '.join(unknown)} not in this game's actions {', '.join(meanings)}")
         self.ale_actions = np.array([meanings.index(n) for n in names], dtype=np.int32)
-        self.serve = None if game["serve"] is None else game["actions"].index(game["serve"])
-        self.life_loss_ends_episode = learning and bool(game.get("life_loss_ends_episode"))
-        self.quiet_limit = game["max_steps_without_reward"]
+        self.serve = None if game.serve is None else game.actions.index(game.serve)
+        self.life_loss_ends_episode = learning and bool(getattr(game, "life_loss_ends_episode", False))
+        self.quiet_limit = game.max_steps_without_reward
         self.single_observation_space = gym.spaces.Box(0, 255, (1, frame_size, frame_size), np.uint8)
         self.single_action_space = gym.spaces.Discrete(len(names))
         self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, count)
@@ -69,7 +70,7 @@ class AleGames(gym.vector.VectorEnv):
         self.quiet = np.zeros(count, dtype=np.int64)  # steps since the last reward
 
     def frames(self, screens: np.ndarray) -> np.ndarray:
-        return np.stack([gray_crop_resize(s[0], self.frame_size, self.game["crop"]) for s in screens])
+        return np.stack([gray_crop_resize(s[0], self.frame_size, self.game.crop) for s in screens])
 
     def reset(self, *, seed: int | list[int] | None = None, options=None):
         if isinstance(seed, list):
@@ -115,9 +116,9 @@ class AleGames(gym.vector.VectorEnv):
             step_info = {"final_obs": final_obs, "_final_obs": ended,
                          "final_info": {"episode": episode, "_episode": game_over}, "_final_info": ended}
             self.returns[game_over], self.lengths[game_over], self.quiet[game_over] = 0.0, 0, 0
-        rewards = points * self.game["reward_scale"]
-        if self.game["reward_clip"] is not None:
-            rewards = np.clip(rewards, -self.game["reward_clip"], self.game["reward_clip"])
+        rewards = points * self.game.reward_scale
+        if self.game.reward_clip is not None:
+            rewards = np.clip(rewards, -self.game.reward_clip, self.game.reward_clip)
         terminated_out = (terminated & game_over & ~truncated) | (life_lost & self.life_loss_ends_episode)
         return obs, rewards, terminated_out, truncated & game_over, step_info
 

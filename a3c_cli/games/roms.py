@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 import stable_retro as retro
 
+from a3c_cli.config.schema import GameConfig
 from a3c_cli.system.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -174,24 +175,24 @@ def ensure_rom(game_id: str) -> None:
     )
 
 
-def check_retro_game(game: dict) -> None:
+def check_retro_game(game: GameConfig) -> None:
     """Everything about a retro game that can be checked before any emulator starts."""
-    game_id = game["id"]
+    game_id = game.id
     ensure_rom(game_id)
     states = retro.data.list_states(game_id)
-    if game["state"] is not None and game["state"] not in states:
-        raise UsageError(f"game.state={game['state']}: {game_id} has the states {', '.join(states)}")
+    if game.state is not None and game.state not in states:
+        raise UsageError(f"game.state={game.state}: {game_id} has the states {', '.join(states)}")
     scenarios = retro.data.list_scenarios(game_id)
-    if game["scenario"] is not None and game["scenario"] not in scenarios:
-        raise UsageError(f"game.scenario={game['scenario']}: {game_id} has the scenarios {', '.join(scenarios)}")
+    if game.scenario is not None and game.scenario not in scenarios:
+        raise UsageError(f"game.scenario={game.scenario}: {game_id} has the scenarios {', '.join(scenarios)}")
     buttons = [b for b in retro.data.EMU_INFO[system_of(game_id)]["buttons"] if b]
-    for combo in [*game["actions"], game["turbo"]]:
+    for combo in [*game.actions, game.turbo]:
         for button in combo:
             if button not in buttons:
                 names = ", ".join(buttons)
                 raise UsageError(f"game.actions: '{button}' is no {system_of(game_id)} button; use {names}")
-    stop = game.get("end_stop")
-    if stop is not None and stop["button"] not in buttons:
+    stop = getattr(game, "end_stop", None)
+    if stop is not None and stop.button not in buttons:
         raise UsageError(
-            f"game.end_stop.button={stop['button']}: no {system_of(game_id)} button; use {', '.join(buttons)}"
+            f"game.end_stop.button={stop.button}: no {system_of(game_id)} button; use {', '.join(buttons)}"
         )

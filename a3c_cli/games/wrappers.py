@@ -6,6 +6,7 @@ import cv2
 import gymnasium as gym
 import numpy as np
 
+from a3c_cli.config.schema import EndStopConfig
 from a3c_cli.system.errors import UsageError
 
 
@@ -165,13 +166,13 @@ class RetroFrameSkip(StickyFrameSkip):
     the RAM byte at `address` is `at` or more, as if the joystick met a stop there. With
     `max_pool`, the frame returned is the max of the skip's last two (one more screen read)."""
 
-    def __init__(self, env: gym.Env, skip: int, sticky_prob: float, end_stop: dict | None = None,
+    def __init__(self, env: gym.Env, skip: int, sticky_prob: float, end_stop: EndStopConfig | None = None,
                  max_pool: bool = False):
         super().__init__(env, skip, sticky_prob)
         self.end_stop = end_stop
         self.max_pool = max_pool and skip > 1
         if end_stop is not None:  # its button is checked with the game's (check_game)
-            self._stop_button = env.unwrapped.buttons.index(end_stop["button"])
+            self._stop_button = env.unwrapped.buttons.index(end_stop.button)
 
     def stopped(self, pressed):
         """`pressed`, with the end stop's button let go of where the RAM byte says."""
@@ -179,7 +180,7 @@ class RetroFrameSkip(StickyFrameSkip):
             return pressed
         # Read from the live memory: data.update_ram() here would restart the reward's count (a
         # variable's reward is its change since the last update), and lose the points scored so far.
-        if self.env.unwrapped.data.memory.extract(self.end_stop["address"], "|u1") < self.end_stop["at"]:
+        if self.env.unwrapped.data.memory.extract(self.end_stop.address, "|u1") < self.end_stop.at:
             return pressed
         released = pressed.copy()
         released[self._stop_button] = 0
@@ -234,7 +235,7 @@ class EndWithoutReward(gym.Wrapper):
 def check_crop(crop: list[int], height: int, width: int) -> None:
     top, bottom, left, right = crop
     if top + bottom >= height or left + right >= width:
-        raise UsageError(f"game.crop={crop} leaves nothing of the {height}x{width} frame: crop less")
+        raise UsageError(f"game.crop={list(crop)} leaves nothing of the {height}x{width} frame: crop less")
 
 
 def gray_crop_resize(frame: np.ndarray, size: int, crop: list[int]) -> np.ndarray:

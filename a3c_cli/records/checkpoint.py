@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from a3c_cli.config.schema import GameConfig, TrainConfig, plain
 from a3c_cli.records.files import atomic_path
 from a3c_cli.system.errors import UsageError
 
@@ -20,20 +21,21 @@ FORMAT = "a3c-checkpoint"
 VERSION = 2  # 2: the model standardizes each frame; a version-1 model read frames / 255
 
 
-def make_checkpoint(model, optimizer, counters: dict, cfg: dict, evaluation: dict | None, best_return: float | None,
-                    entropy_coef: float) -> dict:
+def make_checkpoint(model, optimizer, counters: dict, cfg: TrainConfig, evaluation: dict | None,
+                    best_return: float | None, entropy_coef: float) -> dict:
+    config = plain(cfg)  # builtins only: weights_only loads them, and every version's reader reads them
     return {
         "format": FORMAT,
         "version": VERSION,
-        "game": cfg["game"]["name"],
-        "actions": cfg["game"]["actions"],
+        "game": config["game"]["name"],
+        "actions": config["game"]["actions"],
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
         "counters": dict(counters),
         "entropy_coef": entropy_coef,  # the entropy bonus's weight then (it adapts with entropy_target)
         "evaluation": evaluation,
         "best_return": best_return,
-        "config": cfg,
+        "config": config,
     }
 
 
@@ -46,16 +48,17 @@ def save_checkpoint(checkpoint: dict, path: str | Path) -> None:
         tmp.write_bytes(buffer.getbuffer())
 
 
-def check_same_game(checkpoint: dict, path: Path, game: dict) -> None:
+def check_same_game(checkpoint: dict, path: Path, game: GameConfig) -> None:
     """Refuse, in one line, a checkpoint of another game or action set than `game` (whose
     `actions` may still be [] before the emulator is asked, game=retro or ale: compared then)."""
-    if checkpoint["game"] != game["name"]:
-        raise UsageError(f"{path} was trained on {checkpoint['game']}, not {game['name']}: "
-                         f"pass game={checkpoint['game']}, or the checkpoint of a {game['name']} run")
-    if game["actions"] and checkpoint["actions"] != game["actions"]:
+    if checkpoint["game"] != game.name:
+        raise UsageError(f"{path} was trained on {checkpoint['game']}, not {game.name}: "
+                         f"pass game={checkpoint['game']}, or the checkpoint of a {game.name} run")
+    actions = plain(game.actions)  # lists, as the checkpoint keeps them
+    if actions and checkpoint["actions"] != actions:
         raise UsageError(
             f"{path} was trained with {len(checkpoint['actions'])} actions {checkpoint['actions']}; "
-            f"game.actions here are {len(game['actions'])}: {game['actions']}: use the action set it was trained with"
+            f"game.actions here are {len(actions)}: {actions}: use the action set it was trained with"
         )
 
 

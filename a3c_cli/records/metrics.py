@@ -10,6 +10,7 @@ import logging
 import math
 from pathlib import Path
 
+from a3c_cli.config.schema import TrainConfig, plain
 from a3c_cli.records.rundir import METRICS, TENSORBOARD
 
 log = logging.getLogger("a3c")
@@ -72,7 +73,7 @@ class RunRecords:
         )
         return record
 
-    def run(self, time: float, counters: dict, cfg: dict) -> None:
+    def run(self, time: float, counters: dict, cfg: TrainConfig) -> None:
         """The run's provenance, first in the file (and again where a resumed run goes on, with
         the counters it goes on from): the resolved config, the commit and the machine, so that
         its figures can be traced."""
@@ -80,7 +81,7 @@ class RunRecords:
 
         about = machine()
         self._write({"kind": "run", "time": round(time, 2), **counters, "commit": about.pop("commit"),
-                     "machine": about, "config": cfg})
+                     "machine": about, "config": plain(cfg)})
 
     def first_update(self, time: float, counters: dict, seconds: float) -> None:
         self._write({"kind": "start", "time": round(time, 2), **counters, "first_update_s": round(seconds, 2)})

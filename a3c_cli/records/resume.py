@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from a3c_cli.config.schema import TestConfig, TrainConfig, plain
 from a3c_cli.records.checkpoint import check_same_game, load_checkpoint
 from a3c_cli.records.rundir import cut_metrics, latest_checkpoint, newest_run, run_dir_of
 from a3c_cli.system.errors import UsageError
@@ -37,11 +38,11 @@ def find_checkpoint(resume: str, game: str) -> Path:
     return path
 
 
-def checked_checkpoint(cfg: dict) -> tuple[Path, dict]:
-    """The checkpoint `cfg["resume"]` names, checked against cfg. The command line checks it before
+def checked_checkpoint(cfg: TrainConfig) -> tuple[Path, dict]:
+    """The checkpoint `cfg.resume` names, checked against cfg. The command line checks it before
     Hydra writes into the run directory, the run again once the game's action set is known (game=ale
     asks the emulator for it); the file is read once."""
-    path = find_checkpoint(cfg["resume"], cfg["game"]["name"])
+    path = find_checkpoint(cfg.resume, cfg.game.name)
     key = path.resolve()
     if key not in _loaded:
         _loaded[key] = load_checkpoint(path)
@@ -49,11 +50,11 @@ def checked_checkpoint(cfg: dict) -> tuple[Path, dict]:
     return path, _loaded[key]
 
 
-def resume_in_place(cfg: dict | None, args: list[str]) -> list[str]:
+def resume_in_place(cfg: TrainConfig | TestConfig | None, args: list[str]) -> list[str]:
     """A resumed run goes on writing into the run directory it resumes (metrics.jsonl,
     TensorBoard, train.log), unless hydra.run.dir says otherwise. A refused resume changes
     nothing: the checkpoint is checked here, before Hydra writes its snapshot there."""
-    if not cfg or not cfg.get("resume"):
+    if not getattr(cfg, "resume", None):  # a3c test has no resume
         return args
     path, _ = checked_checkpoint(cfg)
     if any(a.startswith("hydra.run.dir=") for a in args):
@@ -61,28 +62,29 @@ def resume_in_place(cfg: dict | None, args: list[str]) -> list[str]:
     return [*args, f"hydra.run.dir={run_dir_of(path)}"]
 
 
-def check_resumable(checkpoint: dict, path: Path, cfg: dict) -> None:
-    """Refuse what cannot continue the same agent; log what changes and may."""
-    check_same_game(checkpoint, path, cfg["game"])
-    before = checkpoint["config"]
+def check_resumable(checkpoint: dict, path: Path, cfg: TrainConfig) -> None:
+    """Refuse what cannot continue the same agent; log what changes and may. The checkpoint's
+    config is a plain dict, perhaps from before some keys existed."""
+    check_same_game(checkpoint, path, cfg.game)
+    before, model, optim = checkpoint["config"], plain(cfg.model), plain(cfg.optim)
     trained = {"torso": "small", **before["model"]}  # weights from before model.torso have the small torso
-    if trained != cfg["model"]:
-        changed = ", ".join(f"model.{k}={trained.get(k)}" for k in cfg["model"] if trained.get(k) != cfg["model"][k])
+    if trained != model:
+        changed = ", ".join(f"model.{k}={trained.get(k)}" for k in model if trained.get(k) != model[k])
         raise UsageError(f"resume: {path} was trained with {changed}: a resumed run keeps the model's shape")
-    if before["optim"]["name"] != cfg["optim"]["name"] or before["optim"]["shared"] != cfg["optim"]["shared"]:
+    if before["optim"]["name"] != optim["name"] or before["optim"]["shared"] != optim["shared"]:
         raise UsageError(
             f"resume: {path} was trained with optim={before['optim']['name']} "
             f"(shared: {before['optim']['shared']}): a resumed run keeps its optimizer"
         )
     for key in MAY_CHANGE:
-        if before.get(key) != cfg[key]:  # .get: a checkpoint older than the key
-            log.info("resume: %s %s -> %s", key, before.get(key), cfg[key])
+        if before.get(key) != getattr(cfg, key):  # .get: a checkpoint older than the key
+            log.info("resume: %s %s -> %s", key, before.get(key), getattr(cfg, key))
     for key in before["optim"]:
-        if before["optim"][key] != cfg["optim"][key]:
-            log.info("resume: optim.%s %s -> %s", key, before["optim"][key], cfg["optim"][key])
+        if before["optim"][key] != optim[key]:
+            log.info("resume: optim.%s %s -> %s", key, before["optim"][key], optim[key])
 
 
-def resume_from(cfg: dict, run_dir: Path, shared_model, optimizer, entropy_weight) -> dict:
+def resume_from(cfg: TrainConfig, run_dir: Path, shared_model, optimizer, entropy_weight) -> dict:
     """Load the checkpoint to continue into the shared model, optimizer and (with a target) entropy
     weight; return it, with the time its records reach."""
     path, checkpoint = checked_checkpoint(cfg)
@@ -91,8 +93,8 @@ def resume_from(cfg: dict, run_dir: Path, shared_model, optimizer, entropy_weigh
         optimizer.load_state_dict(checkpoint["optimizer"])
         optimizer.share_memory()  # load_state_dict made private copies of the statistics
         for group in optimizer.param_groups:  # a resumed run may change the learning rate
-            group["lr"] = cfg["optim"]["lr"]
-    if cfg["entropy_target"] is not None and checkpoint.get("entropy_coef") is not None:  # .get: an older checkpoint
+            group["lr"] = cfg.optim.lr
+    if cfg.entropy_target is not None and checkpoint.get("entropy_coef") is not None:  # .get: an older checkpoint
         entropy_weight.set(checkpoint["entropy_coef"])  # an adapted weight goes on from where it was
     if run_dir_of(path).resolve() != run_dir.resolve():
         log.warning("resume: continuing %s in a new run directory, %s", path, run_dir)

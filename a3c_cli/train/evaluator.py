@@ -17,6 +17,7 @@ from a3c_cli.agent.counters import Counters
 from a3c_cli.agent.episodes import play_episodes
 from a3c_cli.agent.model import build_model
 from a3c_cli.agent.shared import SharedAgent
+from a3c_cli.config.schema import TrainConfig
 from a3c_cli.games.make import make_eval_envs
 from a3c_cli.records.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from a3c_cli.records.metrics import is_better, summarize
@@ -43,22 +44,22 @@ def publish_best(checkpoint: dict, path: Path) -> bool:
         return True
 
 
-def run_evaluator(cfg: dict, agent: SharedAgent, counters: Counters, requests, events, run_dir: str,
+def run_evaluator(cfg: TrainConfig, agent: SharedAgent, counters: Counters, requests, events, run_dir: str,
                   best: float | None) -> None:
     """The evaluator process. `best` is the run's best mean return so far (a restarted evaluator
     must not take its first result for a new best)."""
     become_child("a3c-evaluator")
     envs = None
     try:
-        published = published_best(cfg["checkpoints_dir"], cfg["game"]["name"])
-        envs = make_eval_envs(cfg["game"], cfg["model"]["frame_size"], cfg["eval_episodes"])
-        model = build_model(cfg)
-        envs.reset(seed=cfg["seed"] + 10_000)  # seeds the evaluator's episodes apart from the workers'
-        torch.manual_seed(cfg["seed"] + 10_000)  # and its sampled actions, where game.eval_policy samples
+        published = published_best(cfg.checkpoints_dir, cfg.game.name)
+        envs = make_eval_envs(cfg.game, cfg.model.frame_size, cfg.eval_episodes)
+        model = build_model(cfg.model, len(cfg.game.actions))
+        envs.reset(seed=cfg.seed + 10_000)  # seeds the evaluator's episodes apart from the workers'
+        torch.manual_seed(cfg.seed + 10_000)  # and its sampled actions, where game.eval_policy samples
         while (request := requests.get()) is not None:  # blocks until the trainer asks
             model.load_state_dict(agent.model.state_dict())
             at = counters.snapshot()
-            episodes = play_episodes(envs, model, greedy=cfg["game"]["eval_policy"] == "greedy")
+            episodes = play_episodes(envs, model, greedy=cfg.game.eval_policy == "greedy")
             returns = [e["return"] for e in episodes]
             evaluation = {"frames": at["frames"], "updates": at["updates"], "final": request["final"],
                           "eval_returns": returns, "eval_lengths": [e["length"] for e in episodes],

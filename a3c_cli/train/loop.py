@@ -22,6 +22,7 @@ from collections import deque
 from pathlib import Path
 
 from a3c_cli.agent.shared import SharedAgent
+from a3c_cli.config.schema import TrainConfig
 from a3c_cli.distributed.ranks import Ranks
 from a3c_cli.distributed.sync import RankLost
 from a3c_cli.records.metrics import RunRecords
@@ -36,13 +37,13 @@ JOIN_SECONDS = 10.0  # a worker finishes its rollout and update well within this
 LIMITS = ("max_frames", "max_minutes")  # the reasons a run stops by itself
 
 
-def limits_text(cfg: dict) -> str:
+def limits_text(cfg: TrainConfig) -> str:
     """When the run will stop, as its first lines say it."""
     limits = []
-    if cfg["max_frames"] is not None:
-        limits.append(f"at {cfg['max_frames']:,} frames")
-    if cfg["max_minutes"] is not None:
-        limits.append(f"after {cfg['max_minutes']:g} minutes")
+    if cfg.max_frames is not None:
+        limits.append(f"at {cfg.max_frames:,} frames")
+    if cfg.max_minutes is not None:
+        limits.append(f"after {cfg.max_minutes:g} minutes")
     if not limits:
         return "no limit: it runs until Ctrl-C"
     return "stops " + " or ".join(limits) + (", whichever comes first" if len(limits) > 1 else "")
@@ -64,15 +65,17 @@ class EvaluationSchedule:
 
 
 class Training:
-    def __init__(self, cfg: dict, run_dir: Path, agent: SharedAgent, resumed: dict | None, ranks: Ranks):
+    def __init__(self, cfg: TrainConfig, run_dir: Path, agent: SharedAgent, resumed: dict | None, ranks: Ranks,
+                 seed: int):
         """`agent`: the shared model, optimizer and entropy weight (resumed where `resumed` says);
-        `ranks`: the other ranks of a distributed run, or none (distributed/ranks.py)."""
+        `ranks`: the other ranks of a distributed run, or none (distributed/ranks.py); `seed`:
+        this rank's first worker's."""
         self.cfg, self.run_dir, self.agent, self.ranks = cfg, run_dir, agent, ranks
         self.started = time.monotonic() - (resumed["time"] if resumed else 0.0)  # times go on after a resume
         # Rank 0 (the only rank on one machine) evaluates and keeps the run's records; the others
         # send it their events (Ranks.keeps).
         self.processes = Supervisor(cfg, run_dir, agent, start=resumed["counters"] if resumed else None,
-                                    evaluates=ranks.keeps_records)
+                                    evaluates=ranks.keeps_records, seed=seed)
         self.counters = self.processes.counters
         self.stats = (RunStats(cfg, run_dir, RunRecords(run_dir), self.counters.snapshot(), resumed, self.elapsed())
                       if ranks.keeps_records else NoRecords())
@@ -80,8 +83,8 @@ class Training:
         self.failure: str | None = None  # why the run cannot go on: the first cause found
         self.usage_error: str | None = None  # a failure caused by the config, not by the code
         self.signal_received: int | None = None  # the first Ctrl-C or SIGTERM (or SIGTERM: another rank's)
-        self.view = Snapshot(title=f"a3c train {cfg['game']['name']} - {cfg['workers']} workers",
-                             max_frames=cfg["max_frames"], max_minutes=cfg["max_minutes"])
+        self.view = Snapshot(title=f"a3c train {cfg.game.name} - {cfg.workers} workers",
+                             max_frames=cfg.max_frames, max_minutes=cfg.max_minutes)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -99,7 +102,7 @@ class Training:
         previous_handlers = self.catch_signals()
         reason, final_evaluated = "interrupted", False
         try:
-            with Display(self.view, enabled=cfg["progress"] and sys.stdout.isatty()):
+            with Display(self.view, enabled=cfg.progress and sys.stdout.isatty()):
                 # 1. start the processes and watch them until there is a reason to stop
                 try:
                     self.processes.start(best=self.stats.best)
@@ -141,7 +144,7 @@ class Training:
         signal, or the reason another rank voted for."""
         cfg, processes = self.cfg, self.processes
         fps_window = deque([(self.elapsed(), self.counters.frames)], maxlen=20)  # ~5 s of (time, frames): the display
-        schedule = EvaluationSchedule(cfg["eval_interval"], self.counters.frames)
+        schedule = EvaluationSchedule(cfg.eval_interval, self.counters.frames)
         while True:
             processes.read_events(0.25, self.handle)
             frames = self.counters.frames
@@ -164,9 +167,9 @@ class Training:
             return "interrupted"
         if self.failure is not None or not self.replace_dead():
             return "failed"
-        if cfg["max_frames"] is not None and frames >= cfg["max_frames"]:
+        if cfg.max_frames is not None and frames >= cfg.max_frames:
             return "max_frames"
-        if cfg["max_minutes"] is not None and self.elapsed() >= cfg["max_minutes"] * 60:
+        if cfg.max_minutes is not None and self.elapsed() >= cfg.max_minutes * 60:
             return "max_minutes"
         return None
 
@@ -282,10 +285,10 @@ class Training:
         v.frames, v.updates, v.episodes, v.fps, v.elapsed, v.status = (c["frames"], c["updates"], c["episodes"], fps,
                                                                        self.elapsed(), status)
         remaining = []
-        if fps > 0 and self.cfg["max_frames"] is not None:
-            remaining.append((self.cfg["max_frames"] - c["frames"]) / fps)
-        if self.cfg["max_minutes"] is not None:
-            remaining.append(self.cfg["max_minutes"] * 60 - self.elapsed())
+        if fps > 0 and self.cfg.max_frames is not None:
+            remaining.append((self.cfg.max_frames - c["frames"]) / fps)
+        if self.cfg.max_minutes is not None:
+            remaining.append(self.cfg.max_minutes * 60 - self.elapsed())
         v.eta = max(0.0, min(remaining)) if remaining else None
         v.recent_return = sum(stats.recent) / len(stats.recent) if stats.recent else None
         v.last_eval = stats.last_eval["eval_return"]["mean"] if stats.last_eval else None

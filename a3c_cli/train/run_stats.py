@@ -13,6 +13,7 @@ from collections import deque
 from pathlib import Path
 
 from a3c_cli.agent.shared import SharedAgent
+from a3c_cli.config.schema import TrainConfig
 from a3c_cli.records.checkpoint import make_checkpoint, save_checkpoint
 from a3c_cli.records.metrics import RunRecords
 from a3c_cli.records.rundir import CHECKPOINTS, CURVE, latest_checkpoint, published_best
@@ -26,7 +27,8 @@ RECENT_EPISODES = 20  # the display's running mean of training returns
 
 
 class RunStats:
-    def __init__(self, cfg: dict, run_dir: Path, records: RunRecords, start: dict, resumed: dict | None, now: float):
+    def __init__(self, cfg: TrainConfig, run_dir: Path, records: RunRecords, start: dict, resumed: dict | None,
+                 now: float):
         """`start`: the counters at the start (a resumed run's go on); `now`: the run's clock then."""
         self.cfg, self.run_dir, self.records = cfg, run_dir, records
         self.returns: list[float] = []  # training episodes since the last training line
@@ -59,7 +61,7 @@ class RunStats:
             self.records.evaluation(now, {k: v for k, v in event.items() if k not in ("improved", "best")})
             self.refresh_curve()
             if event.get("published"):
-                log.info("new best model: %s", published_best(self.cfg["checkpoints_dir"], self.cfg["game"]["name"]))
+                log.info("new best model: %s", published_best(self.cfg.checkpoints_dir, self.cfg.game.name))
 
     def refresh_curve(self) -> None:
         """curve.png: evaluation and training return against frames, redrawn at each evaluation."""
@@ -71,7 +73,7 @@ class RunStats:
             log.warning("could not draw %s: %s", self.run_dir / CURVE, exc)
 
     def line_due(self, now: float) -> bool:
-        return now - self.line_time >= self.cfg["log_interval"]
+        return now - self.line_time >= self.cfg.log_interval
 
     def write_train_line(self, counters: dict, now: float, sync: dict | None = None) -> str | None:
         """A training line: counters, frames/s since the previous line, the episodes finished (and
@@ -154,12 +156,12 @@ class NoRecords:
         pass
 
 
-def describe_run(cfg: dict, ranks: int) -> str:
+def describe_run(cfg: TrainConfig, ranks: int) -> str:
     """The run's shape, as its first lines say it."""
-    where = f" on each of {ranks} ranks ({cfg['workers'] * ranks} workers in all)" if ranks > 1 else ""
-    return (f"{cfg['game']['name']}: {cfg['workers']} workers x {cfg['envs_per_worker']} environments{where}, "
-            f"{cfg['optim']['name']} optimizer (lr {cfg['optim']['lr']:g}, "
-            f"{'shared' if cfg['optim']['shared'] else 'per-worker'} statistics), LSTM {cfg['model']['lstm_size']}")
+    where = f" on each of {ranks} ranks ({cfg.workers * ranks} workers in all)" if ranks > 1 else ""
+    return (f"{cfg.game.name}: {cfg.workers} workers x {cfg.envs_per_worker} environments{where}, "
+            f"{cfg.optim.name} optimizer (lr {cfg.optim.lr:g}, "
+            f"{'shared' if cfg.optim.shared else 'per-worker'} statistics), LSTM {cfg.model.lstm_size}")
 
 
 def describe_counts(counters: dict, seconds: float) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from a3c_cli.agent.counters import Counters
 from a3c_cli.agent.shared import SharedAgent
 from a3c_cli.agent.worker import run_worker
+from a3c_cli.config.schema import TrainConfig
 from a3c_cli.records.metrics import FILE_ONLY
 from a3c_cli.train.evaluator import run_evaluator
 from a3c_cli.train.fork_server import child_context
@@ -28,17 +29,19 @@ DEATH_WINDOW_S = 60.0
 
 
 class Supervisor:
-    def __init__(self, cfg: dict, run_dir: Path, agent: SharedAgent, start: dict | None, evaluates: bool = True):
+    def __init__(self, cfg: TrainConfig, run_dir: Path, agent: SharedAgent, start: dict | None, evaluates: bool,
+                 seed: int):
         """`agent`: what the workers and the evaluator share; `start`: the counters a resumed run
         starts from; `evaluates`: whether this trainer has an evaluator (in a distributed run,
-        rank 0 alone)."""
-        self.cfg, self.run_dir, self.agent, self.evaluates = cfg, run_dir, agent, evaluates
+        rank 0 alone); `seed`: its first worker's (cfg.seed; a distributed run's rank r: cfg.seed
+        + r x workers)."""
+        self.cfg, self.run_dir, self.agent, self.evaluates, self.seed = cfg, run_dir, agent, evaluates, seed
         self.ctx = child_context()
-        self.counters = Counters(self.ctx, slots=cfg["workers"], start=start)
+        self.counters = Counters(self.ctx, slots=cfg.workers, start=start)
         self.events = self.ctx.Queue()
         self.eval_requests = None  # made with each evaluator (start_evaluator)
         self.stop = self.ctx.Event()
-        self.workers: list = [None] * cfg["workers"]  # by rank; a dead worker is replaced in place
+        self.workers: list = [None] * cfg.workers  # by rank; a dead worker is replaced in place
         self.evaluator = None
         self.evaluating = False  # an evaluation was requested and its result has not come yet
         self.deaths: dict[str, deque] = {}  # process name -> times it died, within DEATH_WINDOW_S
@@ -62,7 +65,7 @@ class Supervisor:
 
     def start_worker(self, rank: int) -> None:
         # a restarted or resumed worker must not replay its predecessor's episodes
-        seed = self.cfg["seed"] + rank + self.counters.snapshot()["updates"]
+        seed = self.seed + rank + self.counters.snapshot()["updates"]
         worker = self.ctx.Process(  # not a daemon: it may start emulator processes of its own
             target=run_worker, name=f"a3c-worker-{rank}", daemon=False,
             args=(rank, seed, self.cfg, self.agent, self.counters, self.events, self.stop))
@@ -73,7 +76,7 @@ class Supervisor:
     def start(self, best: float | None) -> None:
         if self.evaluates:
             self.start_evaluator(best)
-        for rank in range(self.cfg["workers"]):
+        for rank in range(self.cfg.workers):
             self.start_worker(rank)
 
     def can_evaluate(self) -> bool:
