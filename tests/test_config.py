@@ -67,6 +67,11 @@ def test_validate_names_the_bad_key(override, key):
         config(*overrides)
 
 
+def test_model_nature_is_the_dqn_torso_at_its_own_frame_size():
+    assert (config("model=nature").model.torso, config("model=nature").model.frame_size) == ("nature", 84)
+    assert (config().model.torso, config().model.frame_size) == ("small", 42)
+
+
 def test_a_time_limit_given_alone_drops_the_default_frame_limit():
     """`a3c train max_minutes=15` runs 15 minutes, not until the default max_frames comes first."""
     from a3c_cli.train.loop import limits_text
