@@ -1,6 +1,7 @@
 """`a3c train resume=...`: counters, optimizer statistics, best score and records go on."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -91,3 +92,23 @@ def test_resume_latest_without_a_run_says_so(tmp_path):
     result = a3c("train", "game=memory", "resume=latest", cwd=tmp_path)
     assert result.returncode == 2
     assert "no run of memory under outputs/memory/" in result.stderr
+
+
+def test_resuming_weights_from_before_the_max_of_two_frames_says_how_to_keep_their_frames(caplog):
+    """Checkpoints older than game.max_pool learned on the skip's last frame; the default is now the max."""
+    from conftest import config
+
+    from a3c_cli.config.schema import plain
+    from a3c_cli.records.resume import check_resumable
+
+    cfg = config("game=Pong-ALE", "workers=2")
+    old = plain(cfg)
+    del old["game"]["max_pool"]
+    checkpoint = {"config": old, "game": "Pong-ALE", "actions": old["game"]["actions"]}
+    with caplog.at_level("WARNING", logger="a3c"):
+        check_resumable(checkpoint, Path("old.pt"), cfg)
+    assert "learned on frames without the max" in caplog.text and "game.max_pool=false keeps" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="a3c"):
+        check_resumable(checkpoint, Path("old.pt"), config("game=Pong-ALE", "workers=2", "game.max_pool=false"))
+    assert "max_pool" not in caplog.text

@@ -76,6 +76,11 @@ def check_resumable(checkpoint: dict, path: Path, cfg: TrainConfig) -> None:
             f"resume: {path} was trained with optim={before['optim']['name']} "
             f"(shared: {before['optim']['shared']}): a resumed run keeps its optimizer"
         )
+    pooled = before["game"].get("max_pool", False)  # weights from before the key learned on unpooled frames
+    if hasattr(cfg.game, "max_pool") and pooled != cfg.game.max_pool:  # (a game of screens)
+        log.warning("resume: %s learned on frames %s the max of each skip's last two; this run's frames are %s it "
+                    "(game.max_pool=%s keeps what it learned on)", path, "with" if pooled else "without",
+                    "with" if cfg.game.max_pool else "without", str(pooled).lower())
     for key in MAY_CHANGE:
         if before.get(key) != getattr(cfg, key):  # .get: a checkpoint older than the key
             log.info("resume: %s %s -> %s", key, before.get(key), getattr(cfg, key))
