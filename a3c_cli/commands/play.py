@@ -19,7 +19,7 @@ from a3c_cli.agent.episodes import play_episode
 from a3c_cli.agent.model import ActorCritic, trained_model
 from a3c_cli.config.schema import RECORD_FORMATS, GameConfig, ModelConfig, TestConfig
 from a3c_cli.games.make import PROTOCOL, make_env, prepare_game
-from a3c_cli.records.checkpoint import check_same_game, load_checkpoint
+from a3c_cli.records.checkpoint import check_same_game, load_checkpoint, trained_max_pool
 from a3c_cli.records.rundir import published_best, shipped_agent
 from a3c_cli.system.errors import UsageError
 
@@ -138,8 +138,7 @@ def choose_agent(cfg: TestConfig, game: GameConfig, told: list[str]) -> tuple[Ag
     checkpoint = load_checkpoint(path)
     check_compatible(checkpoint, path, game, cfg.lstm_size)
     if hasattr(game, "max_pool") and not any(o.startswith("game.max_pool=") for o in told):
-        # the frames it learned on: weights trained before game.max_pool existed saw the skip's last frame
-        game = replace(game, max_pool=checkpoint["config"]["game"].get("max_pool", False))
+        game = replace(game, max_pool=trained_max_pool(checkpoint["config"]))  # the frames it learned on
     protocol = None
     if checkpoint.get("shipped"):
         log.info(describe_shipped(checkpoint))

@@ -62,6 +62,12 @@ def check_same_game(checkpoint: dict, path: Path, game: GameConfig) -> None:
         )
 
 
+def trained_max_pool(config: dict) -> bool:
+    """Whether a checkpoint's weights learned on the max of each skip's last two frames (its config,
+    a plain dict): weights from before game.max_pool existed saw the skip's last frame."""
+    return config["game"].get("max_pool", False)
+
+
 def load_checkpoint(path: str | Path) -> dict:
     """Load safely (no code runs from the file); raise UsageError for anything but our format."""
     path = Path(path)

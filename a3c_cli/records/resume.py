@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from a3c_cli.config.schema import TestConfig, TrainConfig, plain
-from a3c_cli.records.checkpoint import check_same_game, load_checkpoint
+from a3c_cli.config.schema import ModelConfig, TestConfig, TrainConfig, from_record, plain
+from a3c_cli.records.checkpoint import check_same_game, load_checkpoint, trained_max_pool
 from a3c_cli.records.rundir import cut_metrics, latest_checkpoint, newest_run, run_dir_of
 from a3c_cli.system.errors import UsageError
 
@@ -67,7 +67,7 @@ def check_resumable(checkpoint: dict, path: Path, cfg: TrainConfig) -> None:
     config is a plain dict, perhaps from before some keys existed."""
     check_same_game(checkpoint, path, cfg.game)
     before, model, optim = checkpoint["config"], plain(cfg.model), plain(cfg.optim)
-    trained = {"torso": "small", **before["model"]}  # weights from before model.torso have the small torso
+    trained = plain(from_record(ModelConfig, before["model"]))  # keys it predates: their defaults (the small torso)
     if trained != model:
         changed = ", ".join(f"model.{k}={trained.get(k)}" for k in model if trained.get(k) != model[k])
         raise UsageError(f"resume: {path} was trained with {changed}: a resumed run keeps the model's shape")
@@ -76,7 +76,7 @@ def check_resumable(checkpoint: dict, path: Path, cfg: TrainConfig) -> None:
             f"resume: {path} was trained with optim={before['optim']['name']} "
             f"(shared: {before['optim']['shared']}): a resumed run keeps its optimizer"
         )
-    pooled = before["game"].get("max_pool", False)  # weights from before the key learned on unpooled frames
+    pooled = trained_max_pool(before)
     if hasattr(cfg.game, "max_pool") and pooled != cfg.game.max_pool:  # (a game of screens)
         log.warning("resume: %s learned on frames %s the max of each skip's last two; this run's frames are %s it "
                     "(game.max_pool=%s keeps what it learned on)", path, "with" if pooled else "without",
