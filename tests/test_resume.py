@@ -28,7 +28,7 @@ def test_resume_latest_goes_on_in_the_same_run_directory(tmp_path):
     first = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     before = lines(run)
 
-    train(tmp_path, "max_frames=8000", "resume=latest", "optim.lr=5e-4", "entropy_target=0.1")
+    train(tmp_path, "max_frames=8000", "resume=latest", "optim.lr=2.5e-4", "entropy_target=0.1")
     assert [p.name for p in (tmp_path / "outputs" / "memory").iterdir()] == [run.name]  # no new run dir
     after = lines(run)
     assert after[: len(before)] == before  # appended, nothing rewritten
@@ -42,9 +42,9 @@ def test_resume_latest_goes_on_in_the_same_run_directory(tmp_path):
     assert latest["counters"]["updates"] > first["counters"]["updates"]
     steps = [s["step"].item() for s in latest["optimizer"]["state"].values()]
     assert min(steps) > max(s["step"].item() for s in first["optimizer"]["state"].values())  # statistics went on
-    assert latest["optimizer"]["param_groups"][0]["lr"] == 5e-4
+    assert latest["optimizer"]["param_groups"][0]["lr"] == 2.5e-4
     assert latest["best_return"] >= first["best_return"]
-    assert "resume: optim.lr 0.001 -> 0.0005" in (run / "train.log").read_text()
+    assert "resume: optim.lr 0.0005 -> 0.00025" in (run / "train.log").read_text()
     # the entropy bonus's weight, adapted (a new policy is more random than the target), goes on
     # from the checkpoint's: no resumed update's weight is above it (back at entropy_coef)
     assert first["entropy_coef"] < 0.01

@@ -77,7 +77,7 @@ def conf_file(path: str | None) -> tuple[dict, list]:
 def in_words(value: str) -> str:
     """What an interpolation of conf/ means, with examples computed by schema.py's own resolvers."""
     pool = r",\$\{workers\},\$\{distributed\.ranks\}\}"  # workers x ranks: every rank's workers count
-    most, lr = schema.MOST_WORKERS_AT_FULL_STEP, re.fullmatch(r"\$\{lr_for:([^,]+)" + pool, value)
+    most, lr = schema.MOST_WORKERS_AT_FULL_STEP, re.fullmatch(r"\$\{lr_for:([^,]+),([^,]+)" + pool, value)
     if value == "${cpu_count:}":
         return "one per core"
     if value == "${world_size:}":
@@ -87,9 +87,9 @@ def in_words(value: str) -> str:
         return (f"{schema.envs_for(1)} on up to {most} workers; {schema.ENVIRONMENTS_IN_ALL} // workers on more "
                 f"({eg}); workers of all ranks")
     if lr:
-        rate = float(lr.group(1))
-        eg = ", ".join(f"{schema.lr_for(rate, w):g} on {w}" for w in (8, 16))
-        return f"{rate:g} on up to {most} workers; {rate:g} x 2 / workers on more ({eg}); workers of all ranks"
+        few, shared = float(lr.group(1)), float(lr.group(2))
+        eg = ", ".join(f"{schema.lr_for(few, shared, w):g} on {w}" for w in (8, 16))
+        return f"{few:g} on up to {most} workers; {shared:g} / workers on more ({eg}); workers of all ranks"
     return f"`{value}`"
 
 

@@ -61,10 +61,12 @@ def envs_for(workers, ranks=1) -> int:
     return max(1, ENVIRONMENTS_IN_ALL // pool) if past_full_step(pool) else MOST_PER_WORKER
 
 
-def lr_for(lr: float, workers, ranks=1) -> float:
-    """The default learning rate: `lr` on up to 4 workers, lr x 2 / workers on more (all ranks' workers)."""
+def lr_for(few: float, shared: float, workers, ranks=1) -> float:
+    """The default learning rate: `few` on up to 4 workers, `shared` / workers on more (all ranks'
+    workers). Two numbers, because each was measured on its own: Adam's 5e-4 on 2 workers (issue 31's
+    screen) and its 2e-3 / workers on 8 and 16 (benchmarks/README.md)."""
     pool = _pool(workers, ranks)
-    return lr * 2 / pool if past_full_step(pool) else lr
+    return shared / pool if past_full_step(pool) else few
 
 
 def _pool(workers, ranks):
@@ -79,7 +81,7 @@ def launcher_world_size() -> int:
 
 
 # `workers: ${cpu_count:}` in conf/config.yaml: one worker per core by default;
-# `envs_per_worker: ${envs_for:${workers}}` there and `lr: ${lr_for:1.0e-3,${workers}}` in
+# `envs_per_worker: ${envs_for:${workers}}` there and `lr: ${lr_for:5.0e-4,2.0e-3,${workers}}` in
 # conf/optim/: the defaults that follow the number of workers (above);
 # `ranks: ${world_size:}` in conf/distributed/gloo.yaml: the launcher's process count;
 # `name: ${slug:${.id}}` in conf/game/{retro,ale}.yaml: the run's name from the id given;
@@ -192,7 +194,7 @@ class MemoryGameConfig(GameConfig):
 @dataclass
 class OptimConfig(ReadOnly):
     name: str = MISSING  # adam | rmsprop: the file of conf/optim/ chosen with optim=
-    lr: float = 1e-3  # the learning rate (step size)
+    lr: float = 5e-4  # the learning rate (step size)
     eps: float = 1e-8  # added to the denominator, for numerical stability
     weight_decay: float = 0.0  # L2 penalty: weight_decay x weights added to the gradient; 0: none
     shared: bool = True  # statistics in shared memory for all workers (the A3C paper); false: one set per worker

@@ -97,6 +97,9 @@ def validate_game(game: GameConfig) -> None:
     _require(
         game.backend in ("retro", "ale", "memory"), f"game.backend={game.backend}: must be retro, ale or memory"
     )
+    own = type(game).backend  # the game file's schema: its keys mean nothing to another backend
+    _require(game.backend == own, f"game.backend={game.backend}: {game.name} is a game of the {own} backend; "
+             f"choose a {game.backend} game with game=... instead (`a3c games` lists them)")
     _require(len(game.actions) != 1, f"game.actions: {game.name} needs at least 2 actions (or [] for all)")
     _require(game.frame_skip >= 1, f"game.frame_skip={game.frame_skip}: must be >= 1")
     _require(0 <= game.sticky_prob < 1, f"game.sticky_prob={game.sticky_prob}: must be in [0, 1)")
