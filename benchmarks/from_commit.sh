@@ -3,8 +3,8 @@
 # long run goes on (a screen, a row of the 10 M table) does not change what the run measures:
 #   bash benchmarks/from_commit.sh COMMIT bench learn frames=3M games=Breakout-ALE dir=/tmp/screen
 # The worktree, ../a3c-at-<commit> beside this checkout, is made once and reused; it runs on this
-# checkout's Python environment with the worktree's code and conf/ first on the path. Rows that
-# `a3c bench learn` commits land in the worktree's benchmarks/results/learn/: copy them here.
+# checkout's Python environment with the worktree's code and conf/ first on the path. `a3c bench
+# learn` keeps its rows in the worktree's benchmarks/results/learn/ unless given rows=$PWD/benchmarks/results/learn.
 set -euo pipefail
 sha=$(git rev-parse --short "$1"); shift
 root=$(git rev-parse --show-toplevel)
