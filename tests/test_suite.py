@@ -4,13 +4,15 @@ budget, interrupted and gone on with (slow)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
 from conftest import a3c
 
 from a3c_cli.bench.suite import open_suite, parse_args, parse_frames, split_cores
-from a3c_cli.bench.suite_report import ANCHORS, markdown, table_rows
+from a3c_cli.bench.suite_report import ANCHORS, kept_report, markdown, table_rows
 from a3c_cli.system.errors import UsageError
 
 
@@ -68,6 +70,13 @@ def test_the_table_puts_the_published_anchors_beside_each_game():
     assert page[2] == "| " + " | ".join(header) + " |" and page[4] == "| " + " | ".join(body[0]) + " |"
 
 
+def test_kept_rows_of_different_budgets_make_no_table():
+    rows = [{"config": {"max_frames": frames, "workers": 2, "seed": 0}} for frames in (3_000_000, 10_000_000)]
+    assert kept_report(rows[:1])["settings"] == {"frames": 3_000_000, "workers": 2, "seed": 0}
+    with pytest.raises(SystemExit, match="different budgets"):
+        kept_report(rows)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # three suites of two games, each judged three ways
 def test_a_tiny_suite_fills_every_figure_and_goes_on_where_it_stopped(tmp_path):
@@ -102,6 +111,9 @@ def test_a_tiny_suite_fills_every_figure_and_goes_on_where_it_stopped(tmp_path):
 
     # each finished row was kept; a suite elsewhere (another clone) takes them instead of training
     assert len(list(kept.glob("*-0.03M-*.json"))) == 2 and len(list(kept.glob("*.metrics.jsonl.gz"))) == 2
+    table = subprocess.run([sys.executable, "-m", "a3c_cli.bench.suite_report", *sorted(map(str, kept.glob("*.json")))],
+                           capture_output=True, text=True, check=True).stdout  # the table of the kept rows alone
+    assert table == (suite / "learn.md").read_text()
     elsewhere = a3c("bench", "learn", "games=Breakout-ALE,Qbert-ALE", "frames=30000", "episodes=2",
                     f"dir={tmp_path / 'elsewhere'}", f"rows={kept}", timeout=600)
     assert elsewhere.returncode == 0, elsewhere.stdout[-3000:] + elsewhere.stderr[-3000:]

@@ -200,9 +200,10 @@ def markdown(report: dict) -> str:
     settings, rows = report["settings"], report["rows"]
     frames = int(settings["frames"])
     header, body = table_rows(rows, frames)
-    machine = (rows[0]["machine"] if rows else None) or {}
+    machines = sorted({f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('date', '?')}"
+                       for m in (row.get("machine") or {} for row in rows)}) or ["?"]
     caption = (f"Learning at {frames:,} frames, {settings['workers']} workers a game, seed {settings['seed']}; "
-               f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores; {machine.get('date', '?')}.")
+               f"{'; '.join(machines)}.")
     lines = [caption, "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body]) + "\n"
 
@@ -236,8 +237,18 @@ def ship_agent(run_dir: Path, row: dict, path: Path | None = None) -> Path:
     return path
 
 
-if __name__ == "__main__":  # python -m a3c_cli.bench.suite_report learn.json: the table of a suite's record, again
+def kept_report(rows: list[dict]) -> dict:
+    """A report, as learn.json holds, of rows kept in benchmarks/results/learn/ (one budget)."""
+    settings = [{key: row["config"][key] for key in ("max_frames", "workers", "seed")} for row in rows]
+    if any(s != settings[0] for s in settings):
+        raise SystemExit(f"rows of different budgets, workers or seeds: {sorted(map(str, settings))}")
+    frames = settings[0].pop("max_frames")
+    return {"settings": {"frames": frames, **settings[0]}, "anchors": anchors_for(frames), "rows": rows}
+
+
+if __name__ == "__main__":  # python -m a3c_cli.bench.suite_report learn.json | ROW.json...: the table again
     import sys
 
-    print(markdown(read_json(sys.argv[1])), end="")
+    records = [read_json(Path(path)) for path in sys.argv[1:]]
+    print(markdown(records[0] if "rows" in records[0] else kept_report(records)), end="")
 
