@@ -70,7 +70,8 @@ def main() -> None:
                 ratios.append(figures[-1][0] / base[0])
                 print(f"{label}: {game} {figures[-1][0]:.1f} against {base[0]:.1f} ({ratios[-1]:.2f}x)")
         if ratios and all(r > 0 for r in ratios):
-            print(f"{label}: geometric mean over {len(ratios)} games {math.exp(statistics.mean(map(math.log, ratios))):.2f}x")
+            mean = math.exp(statistics.mean(map(math.log, ratios)))
+            print(f"{label}: geometric mean over {len(ratios)} games {mean:.2f}x")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ class FrameByFrame:
 
 def play_one_game(name: str, max_pool: bool, life_loss: bool, seed: int = 3):
     game = game_config(name, f"game.max_pool={str(max_pool).lower()}", "game.sticky_prob=0.0",
-                       f"game.life_loss_ends_episode={str(life_loss).lower()}", "game.max_steps_without_reward=null").game
+                       f"game.life_loss_ends_episode={str(life_loss).lower()}",
+                       "game.max_steps_without_reward=null").game
     envs, reference = AleGames(game, 42, 1), FrameByFrame(game, seed)
     obs, _ = envs.reset(seed=[seed])
     assert np.array_equal(obs[0], reference.frame)
@@ -126,7 +127,7 @@ def test_a_game_without_reward_for_too_long_is_cut_and_starts_again():
     game = game_config("Breakout-ALE", "game.max_steps_without_reward=30", "game.serve=null").game
     envs = AleGames(game, 42, 2)
     first, _ = envs.reset(seed=[0, 1])
-    for step in range(30):
+    for _ in range(30):
         obs, _, terminated, truncated, info = envs.step(np.zeros(2, dtype=np.int64))  # NOOP: the ball never comes
     assert truncated.all() and not terminated.any()
     assert (info["final_info"]["episode"]["l"] == 30).all() and (info["final_info"]["episode"]["r"] == 0).all()

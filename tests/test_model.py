@@ -60,6 +60,7 @@ def test_the_nature_torso_is_the_dqn_papers_network_before_the_lstm():
 def test_a_config_from_before_model_torso_builds_the_small_torso_its_weights_fit():
     from a3c_cli.agent.model import trained_model
 
-    old = {"game": {"actions": [[0]] * 4}, "model": {"frame_size": 42, "channels": 32, "lstm_size": 256, "recurrent": True}}
+    old = {"game": {"actions": [[0]] * 4},
+           "model": {"frame_size": 42, "channels": 32, "lstm_size": 256, "recurrent": True}}
     weights = ActorCritic(num_actions=4).state_dict()
     trained_model(old).load_state_dict(weights)  # raises where a key or a shape differs

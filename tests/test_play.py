@@ -138,7 +138,8 @@ def test_a_commercial_rom_not_imported_is_one_line_and_exit_2(args, tmp_path):
 
 def test_a_test_plays_the_policy_the_games_evaluations_use_unless_told(trained, tmp_path):
     checkpoint = f"checkpoint={trained / 'run' / 'checkpoints' / 'latest.pt'}"
-    for told, policy in ((["game.eval_policy=sample"], "sample"), (["game.eval_policy=sample", "sample=false"], "greedy")):
+    told_and_played = ((["game.eval_policy=sample"], "sample"), (["game.eval_policy=sample", "sample=false"], "greedy"))
+    for told, policy in told_and_played:
         result = a3c("test", "game=memory", "episodes=1", checkpoint, *told, f"hydra.run.dir={tmp_path / policy}")
         assert result.returncode == 0, result.stderr[-3000:]
         assert json.loads((tmp_path / policy / "results.json").read_text())["policy"] == policy

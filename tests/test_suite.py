@@ -131,7 +131,8 @@ def test_a_rows_fingerprint_follows_what_learns_not_how_it_is_shown():
     assert base == committed.fingerprint(committed.composed("Breakout-ALE", ["workers=2", "max_frames=1000",
                                                                              "progress=false", "log_interval=5"]))
     for changed in ("optim.lr=1e-4", "game.life_loss_ends_episode=false", "workers=3", "seed=1", "max_frames=2000"):
-        assert committed.fingerprint(committed.composed("Breakout-ALE", ["workers=2", "max_frames=1000", changed])) != base
+        changed_config = committed.composed("Breakout-ALE", ["workers=2", "max_frames=1000", changed])
+        assert committed.fingerprint(changed_config) != base
 
 
 def test_a_shipped_agent_is_the_weights_at_the_budget_with_their_score(tmp_path, monkeypatch):

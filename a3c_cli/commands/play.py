@@ -68,7 +68,8 @@ def describe_shipped(checkpoint: dict) -> str:
 
 
 def describe_protocol(protocol: dict) -> str:
-    policy = {"sample": "sampled from the policy", "random": "uniformly random actions"}.get(protocol["policy"], "greedy")
+    named = {"sample": "sampled from the policy", "random": "uniformly random actions"}
+    policy = named.get(protocol["policy"], "greedy")
     quiet = protocol["max_steps_without_reward"]
     ends = "whole games" if quiet is None else f"games cut after {quiet} steps without a reward"
     return (f"{policy}, sticky actions {protocol['sticky_prob']} (game.sticky_prob), "

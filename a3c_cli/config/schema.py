@@ -222,7 +222,7 @@ class RMSpropConfig(OptimConfig):
 class ModelConfig(ReadOnly):
     frame_size: int = 42  # observations: one grayscale frame, resized to frame_size x frame_size
     channels: int = 32  # filters in each of the small torso's 4 conv layers (3x3, stride 2, ELU)
-    torso: str = "small"  # small: 4 x [3x3 conv, stride 2], for 42x42; nature: the DQN paper's 3 convs + 512 units, for 84x84
+    torso: str = "small"  # small: 4 x [3x3 conv, stride 2], for 42x42; nature: the DQN's 3 convs + 512 units, for 84x84
     lstm_size: int = 256  # LSTMCell hidden size (and feed-forward width when recurrent=false)
     recurrent: bool = True  # false: a feed-forward layer of the same size replaces the LSTM (an ablation)
 

@@ -1,7 +1,7 @@
 """The evaluator process: on each request, snapshot the shared weights, play episodes with them
 (greedy, or sampled from the policy: game.eval_policy; all at once, each in an emulator process of
-its own), report the returns, and save those weights as latest.pt (and best.pt when they beat the run's best). The best of each game is also
-published to <checkpoints_dir>/<game>/best.pt.
+its own), report the returns, and save those weights as latest.pt (and best.pt when they beat the
+run's best). The best of each game is also published to <checkpoints_dir>/<game>/best.pt.
 """
 
 from __future__ import annotations
