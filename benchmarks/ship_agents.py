@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from a3c_cli.bench.suite_report import ROW, judged, ship_agent
+from a3c_cli.bench.suite_report import ROW, judged, judging_policy, ship_agent
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
     games = args.games or [row.parent.name for row in sorted(args.suite.glob(f"*/{ROW}"))]
     for game in games:
         row = json.loads((args.suite / game / ROW).read_text())
-        score, random, policy = judged(row)["mean"], row["random_sticky"]["mean"], row["protocol"]["policy"]
+        score, random, policy = judged(row)["mean"], row["random_sticky"]["mean"], judging_policy(row)
         if score <= random:
             print(f"{game}: not shipped: {policy} with sticky actions {score:.1f}, random {random:.1f}")
             continue

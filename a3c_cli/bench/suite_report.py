@@ -119,10 +119,15 @@ def number(value) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
+def judging_policy(row: dict) -> str:
+    """The policy a row's agent is judged (and shipped) by: its game's eval_policy (rows from before
+    it existed: greedy)."""
+    return row.get("protocol", {}).get("policy", "greedy")
+
+
 def judged(row: dict) -> dict:
     """The protocol score a row's agent is judged (and shipped) by: its game's policy's."""
-    policy = row.get("protocol", {}).get("policy", "greedy")
-    return row["sampled_sticky" if policy == "sample" else "greedy_sticky"]
+    return row["sampled_sticky" if judging_policy(row) == "sample" else "greedy_sticky"]
 
 
 def spread(score: dict | None) -> str:
